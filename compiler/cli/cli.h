@@ -1,0 +1,77 @@
+// The cnpc driver: thin subcommands over the stage libraries.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cnpc/compiler/frontend.h"
+#include "cnpc/ir/diagnostics.h"
+#include "cnpc/ir/evaluator.h"
+
+namespace cnpc::cli {
+
+// Exit codes are API (docs/DESIGN.md).
+inline constexpr int kExitClean = 0;
+inline constexpr int kExitFindings = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInternal = 3;
+
+// Inputs and agent settings shared by lint and query.
+struct InputOptions {
+  std::vector<std::string> paths;
+  std::vector<std::string> inventory;
+  std::string policy_enforcement = "default";
+  bool policy_audit_mode = false;
+  std::string allow_localhost = "always";
+  std::string dns_cache;
+  std::string cluster_name = "default";
+  bool enable_l7_proxy = true;
+  bool enable_icmp_rules = true;
+  bool enable_node_selector_labels = false;
+};
+
+struct LoadedInputs {
+  frontend::LoadResult result;
+  ir::EvalOptions eval;
+  std::vector<ir::DnsCacheEntry> dns;
+};
+
+// Loads policies, inventory and the DNS cache; diagnostics go to `diags`.
+LoadedInputs load_inputs(const InputOptions& in, ir::Diagnostics& diags);
+
+struct LintOptions {
+  InputOptions input;
+  std::string format = "text";  // text | json | sarif
+  std::string fail_on = "error";
+  std::string output_file;      // written atomically; stdout when empty
+  bool dump_ir = false;
+};
+int run_lint(const LintOptions& options);
+
+struct QueryOptions {
+  InputOptions input;
+  std::string from, to;
+  std::string proto = "TCP";
+  int port = -1;
+  int icmp_type = -1;
+  std::string http_method, http_path, http_host;
+  std::vector<std::string> http_headers;  // "Key: Value"
+  std::string dns_name;
+  std::string flows_file;
+  std::string format = "text";  // text | json
+  std::string output_file;
+};
+int run_query(const QueryOptions& options);
+
+// Rendering of diagnostics.
+std::string render_diagnostics_text(const ir::Diagnostics& diags, bool color);
+std::string render_diagnostics_json(const ir::Diagnostics& diags);
+std::string render_diagnostics_sarif(const ir::Diagnostics& diags);
+
+// Writes to `path` through a temporary file and rename, or to stdout.
+void write_output(const std::string& path, const std::string& text);
+bool use_color(int fd);
+// Prints diagnostics of input loading to stderr (used by query).
+void print_input_diagnostics(const ir::Diagnostics& diags);
+
+}  // namespace cnpc::cli

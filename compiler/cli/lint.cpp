@@ -1,0 +1,41 @@
+// cnpc lint: parse and validation findings (Z3 findings join with the verifier).
+#include <unistd.h>
+
+#include <iostream>
+
+#include "cli.h"
+
+namespace cnpc::cli {
+
+int run_lint(const LintOptions& options) {
+  ir::Diagnostics diags;
+  LoadedInputs inputs = load_inputs(options.input, diags);
+  diags.sort();
+
+  std::string text;
+  if (options.format == "json") {
+    text = render_diagnostics_json(diags);
+  } else if (options.format == "sarif") {
+    text = render_diagnostics_sarif(diags);
+  } else {
+    text = render_diagnostics_text(diags, options.output_file.empty() && use_color(STDOUT_FILENO));
+    const auto& r = inputs.result;
+    text += "cnpc: " + std::to_string(r.files) + " file(s), " + std::to_string(r.policy_objects) +
+            " policy object(s) (" + std::to_string(r.rejected_objects) + " rejected), " +
+            std::to_string(r.policies.rules.size()) + " rule(s), " +
+            std::to_string(r.inventory.endpoints.size()) + " inventory endpoint(s)\n";
+  }
+  if (options.dump_ir) text += ir::print(inputs.result.policies);
+  write_output(options.output_file, text);
+
+  // An unreadable input is an input error, not a finding.
+  for (const auto& d : diags.all())
+    if (d.check == "io-error") return kExitUsage;
+  const ir::Severity threshold =
+      options.fail_on == "warning" ? ir::Severity::Warning : ir::Severity::Error;
+  for (const auto& d : diags.all())
+    if (d.severity >= threshold) return kExitFindings;
+  return kExitClean;
+}
+
+}  // namespace cnpc::cli

@@ -1,0 +1,114 @@
+// cnpc: one binary, one subcommand per job. CLI11 parses; everything else
+// lives in the stage libraries.
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+
+#include "cli.h"
+
+using namespace cnpc::cli;
+
+namespace {
+
+void add_input_options(CLI::App& cmd, InputOptions& in, bool paths_required) {
+  auto* paths = cmd.add_option("PATH", in.paths, "Policy files or directories (walked recursively)");
+  if (paths_required) paths->required();
+  cmd.add_option("--inventory", in.inventory,
+                 "Namespaces, Pods, workloads and Nodes (e.g. kubectl get ns,pods -A -o yaml)")
+      ->check(CLI::ExistingPath);
+  cmd.add_option("--policy-enforcement", in.policy_enforcement, "Agent enforcement mode")
+      ->check(CLI::IsMember({"default", "always", "never"}));
+  cmd.add_flag("--policy-audit-mode", in.policy_audit_mode,
+               "Audit mode: would-be drops are forwarded and reported as AUDIT");
+  cmd.add_option("--allow-localhost", in.allow_localhost, "Whether the host may always reach local endpoints")
+      ->check(CLI::IsMember({"always", "policy"}));
+  cmd.add_option("--dns-cache", in.dns_cache,
+                 "YAML list of {endpoint: NS/POD, name, ips: [...]} seen by the DNS proxy (for toFQDNs)")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--cluster-name", in.cluster_name, "Cluster name (for the 'cluster' entity)");
+  cmd.add_flag("!--disable-l7-proxy", in.enable_l7_proxy, "Reject L7 rules as an agent without the proxy does");
+  cmd.add_flag("!--disable-icmp-rules", in.enable_icmp_rules, "Reject ICMP rules (enable-icmp-rules=false)");
+  cmd.add_flag("--enable-node-selector-labels", in.enable_node_selector_labels,
+               "Accept fromNodes/toNodes");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cnpc: compiler and verifier for Cilium network policy"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("cnpc ") + CNPC_VERSION);
+
+  LintOptions lint;
+  auto* lint_cmd = app.add_subcommand("lint", "Validate policies as Cilium would and report findings");
+  add_input_options(*lint_cmd, lint.input, true);
+  lint_cmd->add_option("-o,--output", lint.format, "Report format")
+      ->check(CLI::IsMember({"text", "json", "sarif"}));
+  lint_cmd->add_option("--fail-on", lint.fail_on, "Exit 1 on findings at or above this severity")
+      ->check(CLI::IsMember({"error", "warning"}));
+  lint_cmd->add_option("--output-file", lint.output_file, "Write the report here (atomically)");
+  lint_cmd->add_flag("--dump-ir", lint.dump_ir, "Append the lowered IR to a text report");
+  lint_cmd->footer(
+      "Example:\n  cnpc lint policies/ --inventory cluster.yaml -o sarif --output-file cnpc.sarif\n"
+      "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error, 3 internal error.");
+
+  QueryOptions query;
+  auto* query_cmd = app.add_subcommand("query", "Answer whether a flow is allowed, and by which rules");
+  add_input_options(*query_cmd, query.input, true);
+  query_cmd->add_option("--from", query.from, "Source: NAMESPACE/POD, cidr:IP or entity:NAME");
+  query_cmd->add_option("--to", query.to, "Destination: NAMESPACE/POD, cidr:IP or entity:NAME");
+  query_cmd->add_option("--proto", query.proto, "TCP, UDP, SCTP, ICMP or ICMPv6");
+  query_cmd->add_option("--port", query.port, "Destination port")->check(CLI::Range(0, 65535));
+  query_cmd->add_option("--icmp-type", query.icmp_type, "ICMP type")->check(CLI::Range(0, 255));
+  query_cmd->add_option("--http-method", query.http_method, "HTTP request method");
+  query_cmd->add_option("--http-path", query.http_path, "HTTP request path (with query string)");
+  query_cmd->add_option("--http-host", query.http_host, "HTTP Host / :authority");
+  query_cmd->add_option("--http-header", query.http_headers, "HTTP header 'Key: Value' (repeatable)");
+  query_cmd->add_option("--dns-name", query.dns_name, "DNS query name (for ports with DNS rules)");
+  query_cmd->add_option("--flows", query.flows_file,
+                        "YAML list of flows {src, dst, proto, port, icmp_type, http, dns, expect}")
+      ->check(CLI::ExistingFile);
+  query_cmd->add_option("-o,--output", query.format, "Answer format")
+      ->check(CLI::IsMember({"text", "json"}));
+  query_cmd->add_option("--output-file", query.output_file, "Write the answer here (atomically)");
+  query_cmd->footer(
+      "Examples:\n"
+      "  cnpc query policies/ --inventory cluster.yaml --from blog-system/web --to blog-system/was \\\n"
+      "      --port 8080 --http-method POST --http-path /api/posts\n"
+      "  cnpc query policies/ --inventory cluster.yaml --flows flows.yaml -o json\n"
+      "Flows with 'expect' are checked: exit 1 when an expectation fails.");
+
+  auto* version_cmd = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints the message
+    return kExitUsage;
+  }
+
+  try {
+    if (*version_cmd) {
+      std::cout << "cnpc " << CNPC_VERSION << '\n';
+      return kExitClean;
+    }
+    if (*lint_cmd) return run_lint(lint);
+    if (*query_cmd) {
+      if (query.flows_file.empty() && (query.from.empty() || query.to.empty())) {
+        std::cerr << "cnpc query: error: give --from and --to, or --flows FILE\n";
+        return kExitUsage;
+      }
+      return run_query(query);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "cnpc: internal error: " << e.what() << '\n';
+    return kExitInternal;
+  }
+  return kExitUsage;
+}
