@@ -1,6 +1,7 @@
 // The cnpc driver: thin subcommands over the stage libraries.
 #pragma once
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,11 @@ int run_query(const QueryOptions& options);
 std::string render_diagnostics_text(const ir::Diagnostics& diags, bool color);
 std::string render_diagnostics_json(const ir::Diagnostics& diags);
 std::string render_diagnostics_sarif(const ir::Diagnostics& diags);
+
+// An output that cannot be written: an I/O error (exit 2), not a bug.
+struct OutputError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 // Writes to `path` through a temporary file and rename, or to stdout.
 void write_output(const std::string& path, const std::string& text);

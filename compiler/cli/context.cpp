@@ -55,14 +55,14 @@ void write_output(const std::string& path, const std::string& text) {
     if (!out) {
       std::error_code ec;
       fs::remove(tmp, ec);
-      throw std::runtime_error("cannot write " + tmp.string());
+      throw OutputError("cannot write " + tmp.string());
     }
   }
   std::error_code ec;
   fs::rename(tmp, target, ec);
   if (ec) {
     fs::remove(tmp, ec);
-    throw std::runtime_error("cannot write " + path + ": " + ec.message());
+    throw OutputError("cannot write " + path + ": " + ec.message());
   }
 }
 

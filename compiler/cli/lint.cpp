@@ -28,9 +28,9 @@ int run_lint(const LintOptions& options) {
   if (options.dump_ir) text += ir::print(inputs.result.policies);
   write_output(options.output_file, text);
 
-  // An unreadable input is an input error, not a finding.
+  // An unreadable input or broken YAML is an input error, not a finding.
   for (const auto& d : diags.all())
-    if (d.check == "io-error") return kExitUsage;
+    if (d.check == "io-error" || d.check == "yaml-syntax") return kExitUsage;
   const ir::Severity threshold =
       options.fail_on == "warning" ? ir::Severity::Warning : ir::Severity::Error;
   for (const auto& d : diags.all())

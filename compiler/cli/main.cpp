@@ -106,6 +106,9 @@ int main(int argc, char** argv) {
       }
       return run_query(query);
     }
+  } catch (const OutputError& e) {
+    std::cerr << "cnpc: error: " << e.what() << '\n';
+    return kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "cnpc: internal error: " << e.what() << '\n';
     return kExitInternal;

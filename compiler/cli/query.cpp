@@ -86,12 +86,17 @@ std::string verdict_word(const ir::Decision& d) {
   return "ALLOWED";
 }
 
+// A world endpoint is named by the address the flow gave it.
+std::string endpoint_name(const ir::Evaluator& ev, ir::EndpointId id,
+                          const std::optional<ir::IpAddr>& ip) {
+  if (ip && ev.endpoints()[id].kind == ir::Endpoint::Kind::World) return "cidr:" + ip->to_string();
+  return ev.endpoints()[id].display();
+}
+
 std::string flow_text(const ir::Evaluator& ev, const Answer& a) {
   std::ostringstream out;
-  out << ev.endpoints()[a.flow.src].display();
-  if (a.flow.src_ip) out << " (" << a.flow.src_ip->to_string() << ")";
-  out << " -> " << ev.endpoints()[a.flow.dst].display();
-  if (a.flow.dst_ip) out << " (" << a.flow.dst_ip->to_string() << ")";
+  out << endpoint_name(ev, a.flow.src, a.flow.src_ip) << " -> "
+      << endpoint_name(ev, a.flow.dst, a.flow.dst_ip);
   if (a.flow.proto == ir::Proto::ICMP || a.flow.proto == ir::Proto::ICMPv6)
     out << " " << to_string(a.flow.proto) << " type " << int(a.flow.icmp_type);
   else
@@ -109,9 +114,9 @@ std::string origin_text(const ir::Origin& o) {
 }
 
 void side_text(std::ostringstream& out, const ir::Evaluator& ev, const ir::SideDecision& s,
-               const char* dir, ir::EndpointId who) {
+               const char* dir, const std::string& who) {
   const auto& policies = ev.policies();
-  out << "  " << dir << " of " << ev.endpoints()[who].display() << ": ";
+  out << "  " << dir << " of " << who << ": ";
   if (!s.applies) {
     out << "no policy applies (not a local endpoint)\n";
     return;
@@ -120,8 +125,8 @@ void side_text(std::ostringstream& out, const ir::Evaluator& ev, const ir::SideD
     out << "not enforced (no policy selects it for " << dir << "): allowed\n";
     return;
   }
-  auto rules = [&](const std::vector<ir::RuleId>& ids) {
-    for (auto r : ids) out << "    " << origin_text(policies.rules[r].origin) << '\n';
+  auto rules = [&](const std::vector<ir::RuleId>& ids, const char* indent = "    ") {
+    for (auto r : ids) out << indent << origin_text(policies.rules[r].origin) << '\n';
   };
   if (s.reason == ir::DropReason::PolicyDeny) {
     out << "DENIED by deny rule(s):\n";
@@ -141,7 +146,7 @@ void side_text(std::ostringstream& out, const ir::Evaluator& ev, const ir::SideD
     out << "    L7 (" << to_string(s.l7_kind) << ") enforced on this port";
     if (s.l7_allowed) {
       out << (*s.l7_allowed ? ": request allowed by\n" : ": request DENIED; rules considered:\n");
-      rules(s.l7_rules);
+      rules(s.l7_rules, "      ");
     } else {
       out << '\n';
     }
@@ -159,9 +164,12 @@ std::string answer_text(const ir::Evaluator& ev, const Answer& a) {
     out << "  reason: " << (d.reason == ir::DropReason::PolicyDeny ? "denied by an explicit deny rule"
                                                                    : "default deny, no allow rule matches")
         << (d.verdict == ir::Verdict::Audit ? " (audit mode: forwarded)" : "") << '\n';
-  if (d.l7_verdict == ir::Verdict::Denied) out << "  L7: request denied (HTTP 403 / DNS REFUSED)\n";
-  side_text(out, ev, d.egress, "egress", a.flow.src);
-  side_text(out, ev, d.ingress, "ingress", a.flow.dst);
+  if (d.l7_verdict == ir::Verdict::Denied)
+    out << "  L7: request denied"
+        << (a.query.has_http ? " (HTTP 403 Access denied)" : a.query.dns_name ? " (DNS REFUSED)" : "")
+        << '\n';
+  side_text(out, ev, d.egress, "egress", endpoint_name(ev, a.flow.src, a.flow.src_ip));
+  side_text(out, ev, d.ingress, "ingress", endpoint_name(ev, a.flow.dst, a.flow.dst_ip));
   if (a.expectation_met && !*a.expectation_met) {
     out << "  expected verdict " << a.query.expect_verdict.value_or("-");
     if (a.query.expect_l7_verdict) out << ", l7_verdict " << *a.query.expect_l7_verdict;
@@ -199,8 +207,8 @@ json answer_json(const ir::Evaluator& ev, const Answer& a) {
   bool ingress_dropped = d.ingress.verdict == ir::Verdict::Denied;
   if (egress_dropped || !ingress_dropped) add_side(d.egress, "egress");
   if (ingress_dropped || !egress_dropped) add_side(d.ingress, "ingress");
-  json j = {{"src", ev.endpoints()[a.flow.src].display()},
-            {"dst", ev.endpoints()[a.flow.dst].display()},
+  json j = {{"src", endpoint_name(ev, a.flow.src, a.flow.src_ip)},
+            {"dst", endpoint_name(ev, a.flow.dst, a.flow.dst_ip)},
             {"proto", to_string(a.flow.proto)},
             {"verdict", to_string(d.verdict)},
             {"reason", d.reason == ir::DropReason::None ? json(nullptr) : json(to_string(d.reason))},

@@ -1584,7 +1584,7 @@ std::optional<std::string> go_regexp_error(const std::string& pattern) {
   RE2 re(p, opts);
   if (re.ok()) return std::nullopt;
   std::string arg = re.error_arg();
-  if (re.error_code() == RE2::ErrorPatternTooLarge || arg.empty()) arg = pattern;
+  if (re.error_code() == RE2::ErrorPatternTooLarge) arg = pattern;  // Go's ErrLarge shows it all
   return "error parsing regexp: " + std::string(go_regexp_code(re.error_code())) + ": `" + arg +
          "`";
 }
