@@ -46,6 +46,9 @@ struct LintOptions {
   std::string fail_on = "error";
   std::string output_file;      // written atomically; stdout when empty
   bool dump_ir = false;
+  bool verify = true;           // Z3 findings
+  unsigned timeout_ms = 10000;  // per solver call
+  unsigned jobs = 2;
 };
 int run_lint(const LintOptions& options);
 

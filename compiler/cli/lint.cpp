@@ -4,12 +4,27 @@
 #include <iostream>
 
 #include "cli.h"
+#include "cnpc/ir/synthesize.h"
+#include "cnpc/verifier/verifier.h"
 
 namespace cnpc::cli {
 
 int run_lint(const LintOptions& options) {
   ir::Diagnostics diags;
   LoadedInputs inputs = load_inputs(options.input, diags);
+  const auto& loaded = inputs.result;
+  if (options.verify && !loaded.policies.rules.empty()) {
+    // Proofs are about an inventory: the given one, or one made from the
+    // policies' own selectors.
+    const bool real = !options.input.inventory.empty() || !loaded.inventory.endpoints.empty();
+    ir::Inventory inventory =
+        real ? loaded.inventory : ir::synthesize_inventory(loaded.policies, options.input.cluster_name);
+    ir::Evaluator ev(loaded.policies, inventory, inputs.eval, inputs.dns);
+    verifier::Options vopt;
+    vopt.timeout_ms = options.timeout_ms;
+    vopt.jobs = options.jobs;
+    verifier::report(verifier::lint(ev, vopt, real), diags);
+  }
   diags.sort();
 
   std::string text;

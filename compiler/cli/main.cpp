@@ -48,6 +48,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"error", "warning"}));
   lint_cmd->add_option("--output-file", lint.output_file, "Write the report here (atomically)");
   lint_cmd->add_flag("--dump-ir", lint.dump_ir, "Append the lowered IR to a text report");
+  lint_cmd->add_flag("!--no-verify", lint.verify, "Skip the Z3-proved findings (validation only)");
+  lint_cmd->add_option("--timeout", lint.timeout_ms, "Per solver call, in milliseconds")
+      ->check(CLI::Range(1u, 600000u));
+  lint_cmd->add_option("--jobs", lint.jobs, "Solver threads")->check(CLI::Range(1u, 64u));
   lint_cmd->footer(
       "Example:\n  cnpc lint policies/ --inventory cluster.yaml -o sarif --output-file cnpc.sarif\n"
       "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error, 3 internal error.");

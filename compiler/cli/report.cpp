@@ -61,9 +61,14 @@ json region(const ir::SourceLocation& loc) {
 }  // namespace
 
 std::string render_diagnostics_sarif(const ir::Diagnostics& diags) {
+  // One reporting descriptor per check that has results (ids stay stable:
+  // they are the CNPC codes).
+  std::set<std::string> used;
+  for (const auto& d : diags.all()) used.insert(d.check);
   json rules = json::array();
   std::map<std::string, size_t> rule_index;
   for (const auto& c : ir::all_checks()) {
+    if (!used.count(std::string(c.check))) continue;
     rule_index[std::string(c.check)] = rules.size();
     rules.push_back({{"id", std::string(c.code)},
                      {"name", std::string(c.check)},

@@ -238,15 +238,16 @@ class RuleLowering {
         } else if (auto named = icmp_type_from_name(type, m.v6)) {
           m.type = *named;
         } else {
-          continue;  // reported by sanitize
+          continue;  // a type above 255 never matches; bad names are rejected by sanitize
         }
         m.loc = loc_of(f, ctx_.file);
         r.icmps.push_back(m);
       }
     bool icmps_given = member(entry, "icmps").IsSequence() && member(entry, "icmps").size() > 0;
-    // A toPorts list whose entries carry no ports creates no L4 filter, so
-    // the entry allows nothing; so does "{}" (no L3, no L4).
-    if ((ports_given && r.port_rules.empty() && r.icmps.empty()) ||
+    // L4 given but nothing usable in it (toPorts entries without ports, ICMP
+    // types that cannot occur) creates no L4 filter, so the entry allows
+    // nothing; so does "{}" (no L3, no L4).
+    if (((ports_given || icmps_given) && r.port_rules.empty() && r.icmps.empty()) ||
         (!any_l3 && !ports_given && !icmps_given))
       r.matches_nothing = true;
     r.auth_mode = scalar_of(member(member(entry, "authentication"), "mode")).value_or("");
@@ -333,9 +334,14 @@ class RuleLowering {
           ir::Proto::Any);
       std::string port = scalar_of(member(p, "port")).value_or("");
       auto num = parse_port_number(port);
+      if (!num && !is_iana_svc_name(port)) {
+        // Only unsanitized deny sections get here: Cilium reads such a port
+        // as 0 (every port), or 65535 when the number is out of range.
+        bool digits = !port.empty() && port.find_first_not_of("0123456789") == std::string::npos;
+        num = uint16_t(digits ? 65535 : 0);
+      }
       if (!num) {
-        if (port.empty()) continue;  // reported by sanitize
-        m.name = dns_name(port);     // named ports are lower-cased
+        m.name = dns_name(port);  // named ports are lower-cased
       } else if (*num == 0) {
         m.first = 0;
         m.last = 65535;
@@ -393,8 +399,11 @@ class RuleLowering {
       kr.loc = loc_of(k, ctx_.file);
       kr.role = scalar_of(member(k, "role")).value_or("");
       kr.api_key = scalar_of(member(k, "apiKey")).value_or("");
-      if (auto v = scalar_of(member(k, "apiVersion")))
-        if (auto n = parse_port_number(*v)) kr.api_version = *n;
+      if (auto v = scalar_of(member(k, "apiVersion"))) {
+        // Base 10, as Cilium's strconv.Atoi reads it ("010" is 10).
+        if (!v->empty() && v->size() <= 5 && v->find_first_not_of("0123456789") == std::string::npos)
+          kr.api_version = std::stoi(*v);
+      }
       kr.client_id = scalar_of(member(k, "clientID")).value_or("");
       kr.topic = scalar_of(member(k, "topic")).value_or("");
       l7.kafka.push_back(std::move(kr));

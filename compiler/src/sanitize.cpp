@@ -96,15 +96,33 @@ std::string go_quote(std::string_view s) {
       continue;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\v': out += "\\v"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\a':
+        out += "\\a";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\v':
+        out += "\\v";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           std::snprintf(buf, sizeof buf, "\\x%02x", c);
@@ -191,10 +209,14 @@ std::optional<std::string> parse_ipv6(const std::string& in, GoAddr& a, bool slo
     uint32_t acc = 0;
     for (; off < s.size(); ++off) {
       char c = s[off];
-      if (is_ascii_digit(c)) acc = (acc << 4) + uint32_t(c - '0');
-      else if (c >= 'a' && c <= 'f') acc = (acc << 4) + uint32_t(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') acc = (acc << 4) + uint32_t(c - 'A' + 10);
-      else break;
+      if (is_ascii_digit(c))
+        acc = (acc << 4) + uint32_t(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        acc = (acc << 4) + uint32_t(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        acc = (acc << 4) + uint32_t(c - 'A' + 10);
+      else
+        break;
       if (off > 3) return addr_err(in, "each group must have 4 or less digits", s);
       if (acc > 0xffff) return addr_err(in, "IPv6 field has value >=2^16", s);
     }
@@ -261,10 +283,12 @@ std::optional<std::string> parse_prefix(const std::string& s, GoPrefix& p, bool 
   std::string bits = s.substr(slash + 1);
   std::string bad = head + "bad bits after slash: " + go_quote(bits);
   if (!sloppy && bits.size() > 1 && (bits[0] < '1' || bits[0] > '9')) return bad;
-  if (bits.empty() || bits.size() > 9 || !std::all_of(bits.begin(), bits.end(), is_ascii_digit))
+  // Atoi overflows past 18 digits; below that a big number is just too long.
+  if (bits.empty() || bits.size() > 18 || !std::all_of(bits.begin(), bits.end(), is_ascii_digit))
     return bad;
-  p.bits = std::stoi(bits);
-  if (p.bits > (p.addr.v6 ? 128 : 32)) return head + "prefix length out of range";
+  long long n = std::stoll(bits);
+  if (n > (p.addr.v6 ? 128 : 32)) return head + "prefix length out of range";
+  p.bits = int(n);
   return std::nullopt;
 }
 
@@ -324,10 +348,9 @@ UintResult go_parse_uint16(const std::string& s0) {
   std::string_view s = s0;
   unsigned base = 10;
   if (s[0] == '0') {
-    if (s.size() >= 3 && ascii_lower(s[1]) == 'b') base = 2, s.remove_prefix(2);
-    else if (s.size() >= 3 && ascii_lower(s[1]) == 'o') base = 8, s.remove_prefix(2);
-    else if (s.size() >= 3 && ascii_lower(s[1]) == 'x') base = 16, s.remove_prefix(2);
-    else base = 8, s.remove_prefix(1);
+    char p = s.size() >= 3 ? ascii_lower(s[1]) : '\0';
+    base = p == 'b' ? 2 : p == 'o' ? 8 : p == 'x' ? 16 : 8;
+    s.remove_prefix(p == 'b' || p == 'o' || p == 'x' ? 2 : 1);
   }
   bool underscores = false;
   uint64_t n = 0;
@@ -372,6 +395,15 @@ std::optional<int64_t> go_parse_int10(const std::string& s, int64_t lo, int64_t 
   return n;
 }
 
+// intstr.IntValue() != 0 for a string: Atoi's result, where an overflow
+// still yields a (clamped, non-zero) value.
+bool go_atoi_nonzero(const std::string& s) {
+  std::string_view v = s;
+  if (!v.empty() && (v[0] == '+' || v[0] == '-')) v.remove_prefix(1);
+  if (v.empty() || !std::all_of(v.begin(), v.end(), is_ascii_digit)) return false;
+  return v.find_first_not_of('0') != std::string_view::npos;
+}
+
 // A plain (unquoted) YAML scalar that JSON would carry as an integer.
 std::optional<int64_t> yaml_int(const YAML::Node& n) {
   if (!n.IsDefined() || !n.IsScalar() || n.Tag() != "?") return std::nullopt;
@@ -383,21 +415,36 @@ std::optional<int64_t> yaml_int(const YAML::Node& n) {
 
 std::string_view go_regexp_code(RE2::ErrorCode code) {
   switch (code) {
-    case RE2::ErrorBadEscape: return "invalid escape sequence";
-    case RE2::ErrorBadCharClass: return "invalid character class";
-    case RE2::ErrorBadCharRange: return "invalid character class range";
-    case RE2::ErrorMissingBracket: return "missing closing ]";
-    case RE2::ErrorMissingParen: return "missing closing )";
-    case RE2::ErrorUnexpectedParen: return "unexpected )";
-    case RE2::ErrorTrailingBackslash: return "trailing backslash at end of expression";
-    case RE2::ErrorRepeatArgument: return "missing argument to repetition operator";
-    case RE2::ErrorRepeatSize: return "invalid repeat count";
-    case RE2::ErrorRepeatOp: return "invalid nested repetition operator";
-    case RE2::ErrorBadPerlOp: return "invalid or unsupported Perl syntax";
-    case RE2::ErrorBadUTF8: return "invalid UTF-8";
-    case RE2::ErrorBadNamedCapture: return "invalid named capture";
-    case RE2::ErrorPatternTooLarge: return "expression too large";
-    default: return "regexp/syntax: internal error";
+    case RE2::ErrorBadEscape:
+      return "invalid escape sequence";
+    case RE2::ErrorBadCharClass:
+      return "invalid character class";
+    case RE2::ErrorBadCharRange:
+      return "invalid character class range";
+    case RE2::ErrorMissingBracket:
+      return "missing closing ]";
+    case RE2::ErrorMissingParen:
+      return "missing closing )";
+    case RE2::ErrorUnexpectedParen:
+      return "unexpected )";
+    case RE2::ErrorTrailingBackslash:
+      return "trailing backslash at end of expression";
+    case RE2::ErrorRepeatArgument:
+      return "missing argument to repetition operator";
+    case RE2::ErrorRepeatSize:
+      return "invalid repeat count";
+    case RE2::ErrorRepeatOp:
+      return "invalid nested repetition operator";
+    case RE2::ErrorBadPerlOp:
+      return "invalid or unsupported Perl syntax";
+    case RE2::ErrorBadUTF8:
+      return "invalid UTF-8";
+    case RE2::ErrorBadNamedCapture:
+      return "invalid named capture";
+    case RE2::ErrorPatternTooLarge:
+      return "expression too large";
+    default:
+      return "regexp/syntax: internal error";
   }
 }
 
@@ -467,10 +514,10 @@ std::vector<std::string> is_qualified_name(const std::string& value) {
       for (const auto& m : is_dns1123_subdomain(prefix)) errs.push_back("prefix part " + m);
     }
   } else {
-    errs.push_back("a qualified name " +
-                   regex_error(kQualifiedNameErr, kQualifiedNameFmt,
-                               {"MyName", "my.name", "123-abc"}) +
-                   " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')");
+    errs.push_back(
+        "a qualified name " +
+        regex_error(kQualifiedNameErr, kQualifiedNameFmt, {"MyName", "my.name", "123-abc"}) +
+        " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')");
     return errs;
   }
   if (name.empty()) {
@@ -502,7 +549,8 @@ std::vector<std::string> is_valid_port_name(const std::string& p) {
   bool charset = !p.empty() && std::all_of(p.begin(), p.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || is_ascii_digit(c) || c == '-';
   });
-  if (!charset) errs.push_back("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
+  if (!charset)
+    errs.push_back("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
   if (std::none_of(p.begin(), p.end(), [](char c) { return c >= 'a' && c <= 'z'; }))
     errs.push_back("must contain at least one letter (a-z)");
   if (p.find("--") != std::string::npos) errs.push_back("must not contain consecutive hyphens");
@@ -548,11 +596,20 @@ struct IcmpName {
 };
 
 constexpr IcmpName kIcmpV4[] = {
-    {"EchoReply", 0},         {"DestinationUnreachable", 3}, {"Redirect", 5},
-    {"Echo", 8},              {"EchoRequest", 8},            {"RouterAdvertisement", 9},
-    {"RouterSelection", 10},  {"TimeExceeded", 11},          {"ParameterProblem", 12},
-    {"Timestamp", 13},        {"TimestampReply", 14},        {"Photuris", 40},
-    {"ExtendedEchoRequest", 42}, {"ExtendedEchoReply", 43},
+    {"EchoReply", 0},
+    {"DestinationUnreachable", 3},
+    {"Redirect", 5},
+    {"Echo", 8},
+    {"EchoRequest", 8},
+    {"RouterAdvertisement", 9},
+    {"RouterSelection", 10},
+    {"TimeExceeded", 11},
+    {"ParameterProblem", 12},
+    {"Timestamp", 13},
+    {"TimestampReply", 14},
+    {"Photuris", 40},
+    {"ExtendedEchoRequest", 42},
+    {"ExtendedEchoReply", 43},
 };
 
 constexpr IcmpName kIcmpV6[] = {
@@ -588,21 +645,46 @@ constexpr IcmpName kIcmpV6[] = {
 // EntitySelectorMapping keys (entity.go); world-ipv4/6 are not in the CRD enum
 // but Go accepts them.
 constexpr std::string_view kEntities[] = {
-    "all",       "world",  "world-ipv4",  "world-ipv6", "cluster", "host",          "init",
-    "ingress",   "unmanaged", "remote-node", "health",  "none",    "kube-apiserver",
+    "all",     "world",     "world-ipv4",  "world-ipv6", "cluster", "host",           "init",
+    "ingress", "unmanaged", "remote-node", "health",     "none",    "kube-apiserver",
 };
 
 // kafka.APIKeyMap keys.
 constexpr std::string_view kKafkaApiKeys[] = {
-    "produce",         "fetch",          "offsets",        "metadata",
-    "leaderandisr",    "stopreplica",    "updatemetadata", "controlledshutdown",
-    "offsetcommit",    "offsetfetch",    "findcoordinator", "joingroup",
-    "heartbeat",       "leavegroup",     "syncgroup",      "describegroups",
-    "listgroups",      "saslhandshake",  "apiversions",    "createtopics",
-    "deletetopics",    "deleterecords",  "initproducerid", "offsetforleaderepoch",
-    "addpartitionstotxn", "addoffsetstotxn", "endtxn",     "writetxnmarkers",
-    "txnoffsetcommit", "describeacls",   "createacls",     "deleteacls",
-    "describeconfigs", "alterconfigs",
+    "produce",
+    "fetch",
+    "offsets",
+    "metadata",
+    "leaderandisr",
+    "stopreplica",
+    "updatemetadata",
+    "controlledshutdown",
+    "offsetcommit",
+    "offsetfetch",
+    "findcoordinator",
+    "joingroup",
+    "heartbeat",
+    "leavegroup",
+    "syncgroup",
+    "describegroups",
+    "listgroups",
+    "saslhandshake",
+    "apiversions",
+    "createtopics",
+    "deletetopics",
+    "deleterecords",
+    "initproducerid",
+    "offsetforleaderepoch",
+    "addpartitionstotxn",
+    "addoffsetstotxn",
+    "endtxn",
+    "writetxnmarkers",
+    "txnoffsetcommit",
+    "describeacls",
+    "createacls",
+    "deleteacls",
+    "describeconfigs",
+    "alterconfigs",
 };
 
 // The L3 peer fields, YAML name and Go name (rule_validation.go l3Members).
@@ -611,11 +693,11 @@ struct PeerField {
   const char* go;
 };
 constexpr PeerField kIngressPeers[] = {
-    {"fromEndpoints", "FromEndpoints"}, {"fromCIDR", "FromCIDR"}, {"fromCIDRSet", "FromCIDRSet"},
+    {"fromEndpoints", "FromEndpoints"}, {"fromCIDR", "FromCIDR"},   {"fromCIDRSet", "FromCIDRSet"},
     {"fromEntities", "FromEntities"},   {"fromNodes", "FromNodes"}, {"fromGroups", "FromGroups"},
 };
 constexpr PeerField kEgressPeers[] = {
-    {"toCIDR", "ToCIDR"},         {"toCIDRSet", "ToCIDRSet"}, {"toEndpoints", "ToEndpoints"},
+    {"toCIDR", "ToCIDR"},         {"toCIDRSet", "ToCIDRSet"},   {"toEndpoints", "ToEndpoints"},
     {"toEntities", "ToEntities"}, {"toServices", "ToServices"}, {"toFQDNs", "ToFQDNs"},
     {"toGroups", "ToGroups"},     {"toNodes", "ToNodes"},
 };
@@ -658,11 +740,7 @@ class Sanitizer {
   // case-insensitively (exact match first); CRD objects are pruned to exact
   // names by the API server, and Kubernetes decoding is case-sensitive.
   YAML::Node get(const YAML::Node& map, const std::string& key) const {
-    YAML::Node exact = member(map, key);
-    if (exact.IsDefined() || !fold_ || !map.IsDefined() || !map.IsMap()) return exact;
-    for (auto it = map.begin(); it != map.end(); ++it)
-      if (it->first.IsScalar() && equal_fold(it->first.Scalar(), key)) return it->second;
-    return YAML::Node(YAML::NodeType::Undefined);
+    return fold_ ? go_json_member(map, key) : member(map, key);
   }
   SourceLocation kloc(const YAML::Node& map, const std::string& key) const {
     if (map.IsDefined() && map.IsMap()) {
@@ -693,12 +771,15 @@ class Sanitizer {
     diags_.report(check, Severity::Warning, std::move(loc), std::move(msg)).hint = std::move(hint);
   }
 
+  // countL7Rules. Its map gets all three keys as soon as one port rule has
+  // non-empty `rules` (even `http: []` or generic l7proto rules), and Cilium
+  // tests len(map) > 0 for the proxy and host-ingress checks.
   struct L7Count {
     size_t dns = 0, http = 0, kafka = 0;
-    bool any() const { return dns + http + kafka > 0; }
+    std::optional<SourceLocation> first_rules;  // `rules` key of the first non-empty one
   };
   L7Count count_l7(const YAML::Node& to_ports) const;
-  SourceLocation l7_kind_loc(const YAML::Node& to_ports, std::string_view kind) const;
+  SourceLocation l7_kind_loc(const YAML::Node& to_ports, const char* kind) const;
   bool l7_empty(const YAML::Node& rules) const;
 
   void ingress_rule(const YAML::Node& r);
@@ -820,13 +901,13 @@ bool Sanitizer::l7_empty(const YAML::Node& rules) const {
          !present(get(rules, "l7"));
 }
 
-// countL7Rules: list lengths of DNS/HTTP/Kafka over non-empty `rules`
-// (generic l7proto rules are not counted, as in Cilium).
+// countL7Rules: list lengths of DNS/HTTP/Kafka over non-empty `rules`.
 Sanitizer::L7Count Sanitizer::count_l7(const YAML::Node& to_ports) const {
   L7Count c;
   for (const auto& pr : seq(to_ports)) {
     YAML::Node rules = get(pr, "rules");
     if (l7_empty(rules)) continue;
+    if (!c.first_rules) c.first_rules = kloc(pr, "rules");
     c.http += seq_len(get(rules, "http"));
     c.kafka += seq_len(get(rules, "kafka"));
     c.dns += seq_len(get(rules, "dns"));
@@ -834,13 +915,11 @@ Sanitizer::L7Count Sanitizer::count_l7(const YAML::Node& to_ports) const {
   return c;
 }
 
-// The key of the first non-empty `kind` list (any kind when empty).
-SourceLocation Sanitizer::l7_kind_loc(const YAML::Node& to_ports, std::string_view kind) const {
+// The key of the first non-empty `kind` list.
+SourceLocation Sanitizer::l7_kind_loc(const YAML::Node& to_ports, const char* kind) const {
   for (const auto& pr : seq(to_ports)) {
     YAML::Node rules = get(pr, "rules");
-    if (l7_empty(rules)) continue;
-    for (const char* k : {"http", "kafka", "dns"})
-      if ((kind.empty() || kind == k) && seq_len(get(rules, k)) > 0) return kloc(rules, k);
+    if (!l7_empty(rules) && seq_len(get(rules, kind)) > 0) return kloc(rules, kind);
   }
   return at(to_ports);
 }
@@ -850,12 +929,11 @@ void Sanitizer::common_checks(const YAML::Node& r, bool ingress) {
   YAML::Node to_ports = get(r, "toPorts");
   YAML::Node icmps = get(r, "icmps");
   L7Count l7 = count_l7(to_ports);
-  if (l7.any()) {
+  if (l7.first_rules) {
     if (ingress && host_)
-      report("invalid-l7", l7_kind_loc(to_ports, ""),
-             "L7 policy is not supported on host ingress yet");
+      report("invalid-l7", *l7.first_rules, "L7 policy is not supported on host ingress yet");
     if (!options_.enable_l7_proxy)
-      report("invalid-l7", l7_kind_loc(to_ports, ""),
+      report("invalid-l7", *l7.first_rules,
              "L7 policy is not supported since L7 proxy is not enabled");
     // PortRule's "DNS rules are not allowed on ingress" is always pre-empted
     // by this check, so it is never the message Cilium returns.
@@ -952,7 +1030,8 @@ void Sanitizer::port_rule(const YAML::Node& pr, bool ingress) {
   if (present(listener)) {
     std::string name = scalar_or_empty(get(listener, "name"));
     if (ingress)
-      report("invalid-l7", kloc(pr, "listener"), "Listener is not allowed on ingress (" + name + ")");
+      report("invalid-l7", kloc(pr, "listener"),
+             "Listener is not allowed on ingress (" + name + ")");
     if (!empty)
       report("invalid-l7", kloc(pr, "listener"),
              "Listener is not allowed with L7 rules (" + name + ")");
@@ -1006,8 +1085,9 @@ void Sanitizer::deny_port(const YAML::Node& pp) {
   YAML::Node port = get(pp, "port");
   if (present(port) && !port.IsScalar()) return;
   std::string text = scalar_or_empty(port);
-  const std::string unvalidated = "Cilium does not validate ingressDeny/egressDeny, so it accepts "
-                                  "the policy and reads this port as ";
+  const std::string unvalidated =
+      "Cilium does not validate ingressDeny/egressDeny, so it accepts "
+      "the policy and reads this port as ";
   if (text.empty()) {
     warn("invalid-port", present(port) ? at(port) : at(pp), "Port must be specified",
          unvalidated + "0: the deny covers every port");
@@ -1187,8 +1267,7 @@ void Sanitizer::icmp_rule(const YAML::Node& ir, bool allow) {
     YAML::Node type = get(f, "type");
     if (!type.IsDefined() || !type.IsScalar() || yaml_int(type)) continue;
     const std::string& t = type.Scalar();
-    if (t == "0" || go_parse_int10(t, -(int64_t(1) << 40), int64_t(1) << 40).value_or(0) != 0)
-      continue;
+    if (t == "0" || go_atoi_nonzero(t)) continue;
     if (icmp_type_from_name(t, family == "IPv6")) continue;
     // The API server defaults an omitted family to IPv4 before Cilium
     // decodes a CRD; a bare rule keeps it empty.
@@ -1284,16 +1363,19 @@ void Sanitizer::selector(const YAML::Node& sel) {
     if (op == "In" || op == "NotIn") {
       if (seq_len(values) == 0)
         report("invalid-selector", present(values) ? at(values) : at(e),
-               head + path + ".values: Required value: must be specified when `operator` is 'In' "
-                             "or 'NotIn'");
+               head + path +
+                   ".values: Required value: must be specified when `operator` is 'In' "
+                   "or 'NotIn'");
     } else if (op == "Exists" || op == "DoesNotExist") {
       if (seq_len(values) > 0)
         report("invalid-selector", kloc(e, "values"),
-               head + path + ".values: Forbidden: may not be specified when `operator` is "
-                             "'Exists' or 'DoesNotExist'");
+               head + path +
+                   ".values: Forbidden: may not be specified when `operator` is "
+                   "'Exists' or 'DoesNotExist'");
     } else {
-      report("invalid-selector", value_loc(e, "operator"),
-             head + field_invalid(path + ".operator", go_quote(op), "not a valid selector operator"));
+      report(
+          "invalid-selector", value_loc(e, "operator"),
+          head + field_invalid(path + ".operator", go_quote(op), "not a valid selector operator"));
     }
     std::string key = extended_key(scalar_or_empty(get(e, "key")));
     for (const auto& m : is_qualified_name(key))
@@ -1349,8 +1431,8 @@ void Sanitizer::knp_selector(const YAML::Node& sel, const std::string& path,
                              const std::string& cilium_prefix) {
   if (!sel.IsDefined() || !sel.IsMap()) return;
   const std::string cilium_hint =
-      "Kubernetes accepts this key, but Cilium's translation prefixes it with \"" +
-      cilium_prefix + "\" and then rejects the policy";
+      "Kubernetes accepts this key, but Cilium's translation prefixes it with \"" + cilium_prefix +
+      "\" and then rejects the policy";
   // `rel` is the path inside the selector, as Cilium's own error shows it.
   auto key_errors = [&](const std::string& raw, const std::string& rel, SourceLocation loc) {
     auto errs = is_qualified_name(raw);
@@ -1385,13 +1467,15 @@ void Sanitizer::knp_selector(const YAML::Node& sel, const std::string& path,
     if (op == "In" || op == "NotIn") {
       if (seq_len(values) == 0)
         report("invalid-selector", present(values) ? at(values) : at(e),
-               epath + ".values: Required value: must be specified when `operator` is 'In' or "
-                       "'NotIn'");
+               epath +
+                   ".values: Required value: must be specified when `operator` is 'In' or "
+                   "'NotIn'");
     } else if (op == "Exists" || op == "DoesNotExist") {
       if (seq_len(values) > 0)
         report("invalid-selector", key_loc(e, "values", file_),
-               epath + ".values: Forbidden: may not be specified when `operator` is 'Exists' or "
-                       "'DoesNotExist'");
+               epath +
+                   ".values: Forbidden: may not be specified when `operator` is 'Exists' or "
+                   "'DoesNotExist'");
     } else {
       YAML::Node opn = member(e, "operator");
       report("invalid-selector", present(opn) ? at(opn) : at(e),
@@ -1461,7 +1545,8 @@ void Sanitizer::knp_ip_block(const YAML::Node& ipb, const std::string& path) {
     }
     // net.IPNet semantics: masked networks, strictly longer except mask.
     if (!prefix_contains(loose, e.addr) || loose.bits >= e.bits) {
-      report("invalid-cidr", at(x), field_invalid(xpath, go_quote(ex), "must be a strict subset of `cidr`"));
+      report("invalid-cidr", at(x),
+             field_invalid(xpath, go_quote(ex), "must be a strict subset of `cidr`"));
       continue;
     }
     if (auto err = parse_prefix(ex, e)) report("invalid-cidr", at(x), *err).hint = hint;
@@ -1485,7 +1570,8 @@ void Sanitizer::knp_port(const YAML::Node& port, const std::string& path) {
   if (present(num) && num.IsScalar()) {
     if (auto p = yaml_int(num)) {
       if (*p < 1 || *p > 65535)
-        report("invalid-port", at(num), field_invalid(path + ".port", std::to_string(*p), range_msg));
+        report("invalid-port", at(num),
+               field_invalid(path + ".port", std::to_string(*p), range_msg));
       if (end_val) {
         // The bad value shown is the port, as in ValidateNetworkPolicyPort.
         if (*end_val < *p)
@@ -1529,6 +1615,14 @@ void sanitize_object(const YAML::Node& object, const std::string& kind, const st
   } catch (const std::exception&) {
     // yaml-cpp throws on some malformed trees; what was reported stands.
   }
+}
+
+YAML::Node go_json_member(const YAML::Node& map, const std::string& key) {
+  YAML::Node exact = member(map, key);
+  if (exact.IsDefined() || !map.IsDefined() || !map.IsMap()) return exact;
+  for (auto it = map.begin(); it != map.end(); ++it)
+    if (it->first.IsScalar() && equal_fold(it->first.Scalar(), key)) return it->second;
+  return YAML::Node(YAML::NodeType::Undefined);
 }
 
 std::optional<uint8_t> icmp_type_from_name(const std::string& name, bool v6) {

@@ -44,6 +44,11 @@ bool is_iana_svc_name(const std::string& text);
 // number either. "0" yields 0 (every port).
 std::optional<uint16_t> parse_port_number(const std::string& text);
 
+// A map member as Go's encoding/json finds it for a bare rule (kind
+// "CiliumRule"): the exact key first, else the first ASCII case-insensitive
+// match ("HTTP" is `http`). Undefined when absent or `map` is not a map.
+YAML::Node go_json_member(const YAML::Node& map, const std::string& key);
+
 // Compiles `pattern` with RE2 and returns Go's regexp error text
 // ("error parsing regexp: missing closing ): `(a`"), or nullopt when it
 // compiles. Go's regexp and RE2 share syntax and error codes.

@@ -18,7 +18,7 @@ std::string_view to_string(Severity s) {
 
 namespace {
 // CNPC00xx input, CNPC01xx schema, CNPC02xx Cilium validation,
-// CNPC03xx verifier findings (reserved), CNPC04xx codegen (reserved).
+// CNPC03xx verifier findings, CNPC04xx codegen (reserved).
 constexpr CheckInfo kChecks[] = {
     {"CNPC0001", "yaml-syntax", Severity::Error, "The file is not valid YAML or JSON."},
     {"CNPC0002", "io-error", Severity::Error, "A file or directory could not be read."},
@@ -59,6 +59,26 @@ constexpr CheckInfo kChecks[] = {
      "A CiliumNetworkPolicy subject names another namespace; Cilium replaces it with the policy's."},
     {"CNPC0214", "agent-flag-required", Severity::Warning,
      "The rule needs a Cilium agent flag that is off by default."},
+    {"CNPC0301", "shadowed-allow", Severity::Warning,
+     "Every flow this allow rule admits is denied by deny rules: the allow has no effect."},
+    {"CNPC0302", "redundant-rule", Severity::Warning,
+     "Removing this rule changes no verdict: other rules already allow what it allows."},
+    {"CNPC0303", "l7-voided", Severity::Warning,
+     "These L7 rules are void for some peers: an allow without L7 on the same port admits every request."},
+    {"CNPC0304", "l7-parser-conflict", Severity::Error,
+     "Two rules put different L7 parsers on one port of one endpoint; Cilium fails to resolve its policy."},
+    {"CNPC0305", "empty-selector", Severity::Warning,
+     "A subject or peer selector matches no endpoint of the inventory."},
+    {"CNPC0306", "dns-blocked", Severity::Warning,
+     "Pods in egress default deny cannot reach kube-dns on port 53: name resolution fails."},
+    {"CNPC0307", "isolated-workload", Severity::Warning,
+     "Default deny without an allow that can match: nothing reaches the workload, or it reaches nothing."},
+    {"CNPC0308", "ineffective-deny", Severity::Warning,
+     "This deny rule never changes a verdict: what it matches is denied or never allowed anyway."},
+    {"CNPC0309", "solver-unknown", Severity::Note,
+     "The solver could not decide a check within the timeout; nothing is claimed about it."},
+    {"CNPC0310", "l7-untranslatable", Severity::Note,
+     "An L7 regex uses a construct the verifier cannot translate to Z3; L7 checks skip it."},
 };
 }  // namespace
 

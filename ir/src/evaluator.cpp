@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "identity.h"
@@ -78,7 +79,9 @@ struct Evaluator::Impl {
   EndpointId world_id = 0;
   std::unordered_map<std::string, EndpointId> by_name;
   std::map<IpAddr, EndpointId> by_ip;
-  std::unordered_map<std::string, std::vector<DnsCacheEntry>> dns;  // by "ns/pod"
+  // What the DNS proxy learned. The name -> address mapping is node-wide in
+  // Cilium (every endpoint's toFQDNs sees it), whichever pod asked.
+  std::vector<DnsCacheEntry> dns;
 
   SelectorTable selectors;
   IdentityClasses classes;
@@ -101,9 +104,13 @@ struct Evaluator::Impl {
 
   void build();
   bool subject_matches(uint32_t cls, bool node_subject, uint32_t selector) const;
+  Evaluator::ClassEnforcement enforcement(uint32_t cls, Direction dir) const;
   bool peer_matches(RuleId id, const DirInfo& di, EndpointId self, EndpointId peer,
                     const std::optional<IpAddr>& peer_ip) const;
   std::optional<L4Match> l4_match(const Rule& rule, const Flow& flow) const;
+  std::optional<uint16_t> named_port(Direction dir, const Endpoint& dst, const std::string& name,
+                                     Proto proto) const;
+  std::map<std::pair<std::string, Proto>, std::set<uint16_t>> cluster_named_ports;
   SideDecision side(Direction dir, EndpointId self, EndpointId peer,
                     const std::optional<IpAddr>& peer_ip, const Flow& flow) const;
   void decide_l7(const Flow& flow, const std::vector<std::pair<RuleId, L4Match>>& matches,
@@ -133,7 +140,19 @@ void Evaluator::Impl::build() {
   for (const Spec& spec : policies.specs)
     spec_selector.push_back(selectors.intern(spec.subject.node, spec.subject.selector));
 
-  classes.build(endpoints, selectors);
+  // Ingress named ports resolve per endpoint: when policies use them,
+  // endpoints with different named ports cannot share a class.
+  bool named_ports = false;
+  for (const Rule& rule : rules)
+    for (const auto& pr : rule.port_rules)
+      for (const auto& pm : pr.ports) named_ports |= !pm.name.empty() && rule.direction == Direction::Ingress;
+  classes.build(endpoints, selectors, [&](const Endpoint& e) {
+    std::string key;
+    if (named_ports)
+      for (const auto& cp : e.ports)
+        key += cp.name + "/" + std::to_string(cp.port) + "/" + to_string(cp.proto) + ";";
+    return key;
+  });
 
   class_info.assign(classes.class_count(), {});
   for (uint32_t cls = 0; cls < classes.class_count(); ++cls) {
@@ -166,6 +185,26 @@ void Evaluator::Impl::build() {
         reqs.erase(std::unique(reqs.begin(), reqs.end()), reqs.end());
       }
   }
+}
+
+Evaluator::ClassEnforcement Evaluator::Impl::enforcement(uint32_t cls, Direction dir) const {
+  Evaluator::ClassEnforcement out;
+  const SubjectKind kind = classes.kind(cls);
+  if (kind == SubjectKind::None) return out;
+  out.applies = true;
+  if (options.enforcement == EnforcementMode::Never) return out;
+  const DirInfo& di = class_info[cls].dir[dir_index(dir)];
+  out.enforced = di.has_section;
+  out.default_deny = di.default_deny;
+  // Mode "always" and endpoints whose labels are not yet known (init) are
+  // enforced even when no rule selects them.
+  const Endpoint& rep = endpoints[classes.representative(cls)];
+  if (kind == SubjectKind::Pod &&
+      (options.enforcement == EnforcementMode::Always || has_label(rep, "reserved", "init"))) {
+    if (!out.enforced) out.default_deny = true;
+    out.enforced = true;
+  }
+  return out;
 }
 
 bool Evaluator::Impl::subject_matches(uint32_t cls, bool node_subject, uint32_t selector) const {
@@ -216,9 +255,7 @@ bool Evaluator::Impl::peer_matches(RuleId id, const DirInfo& di, EndpointId self
       }
       case Peer::Kind::Fqdn: {
         if (pe.kind != Endpoint::Kind::World || !peer_ip) break;
-        auto it = dns.find(endpoints[self].display());
-        if (it == dns.end()) break;
-        for (const auto& entry : it->second) {
+        for (const auto& entry : dns) {
           bool name_ok = !p.fqdn_name.empty() ? entry.name == p.fqdn_name
                                                : dns_pattern_matches(p.fqdn_pattern, entry.name);
           if (name_ok && std::find(entry.ips.begin(), entry.ips.end(), *peer_ip) != entry.ips.end())
@@ -230,6 +267,22 @@ bool Evaluator::Impl::peer_matches(RuleId id, const DirInfo& di, EndpointId self
     }
   }
   return false;
+}
+
+// Ingress named ports resolve against the subject's (the destination's) own
+// container ports. Egress ones resolve against every pod's named ports in
+// the cluster, and a name that maps to two numbers resolves to nothing
+// (Cilium's NamedPortMultiMap, ErrDuplicateNamedPorts).
+std::optional<uint16_t> Evaluator::Impl::named_port(Direction dir, const Endpoint& dst,
+                                                   const std::string& name, Proto proto) const {
+  if (dir == Direction::Ingress) {
+    for (const auto& cp : dst.ports)
+      if (cp.name == name && cp.proto == proto) return cp.port;
+    return std::nullopt;
+  }
+  auto it = cluster_named_ports.find({name, proto});
+  if (it == cluster_named_ports.end() || it->second.size() != 1) return std::nullopt;
+  return *it->second.begin();
 }
 
 std::optional<L4Match> Evaluator::Impl::l4_match(const Rule& rule, const Flow& flow) const {
@@ -247,11 +300,8 @@ std::optional<L4Match> Evaluator::Impl::l4_match(const Rule& rule, const Flow& f
     for (const PortMatch& pm : rule.port_rules[i].ports) {
       if (pm.proto != Proto::Any && pm.proto != flow.proto) continue;
       if (!pm.name.empty()) {
-        // Named ports resolve against the destination's container ports.
-        bool ok = std::any_of(dst.ports.begin(), dst.ports.end(), [&](const ContainerPort& cp) {
-          return cp.name == pm.name && cp.port == flow.port && cp.proto == flow.proto;
-        });
-        if (ok) return L4Match{int(i), flow.port, flow.port};
+        if (named_port(rule.direction, dst, pm.name, flow.proto) == flow.port)
+          return L4Match{int(i), flow.port, flow.port};
         continue;
       }
       if (flow.port >= pm.first && flow.port <= pm.last) return L4Match{int(i), pm.first, pm.last};
@@ -271,16 +321,10 @@ SideDecision Evaluator::Impl::side(Direction dir, EndpointId self, EndpointId pe
 
   const uint32_t cls = classes.class_of(self);
   const DirInfo& di = class_info[cls].dir[dir_index(dir)];
-  s.enforced = di.has_section;
-  s.default_deny = di.default_deny;
+  const Evaluator::ClassEnforcement enf = enforcement(cls, dir);
+  s.enforced = enf.enforced;
+  s.default_deny = enf.default_deny;
   s.enforcing_specs = di.enforcing_specs;
-  // Mode "always" and endpoints whose labels are not yet known (init) are
-  // enforced even when no rule selects them.
-  if (kind == SubjectKind::Pod &&
-      (options.enforcement == EnforcementMode::Always || has_label(e, "reserved", "init"))) {
-    if (!s.enforced) s.default_deny = true;
-    s.enforced = true;
-  }
   if (!s.enforced) return s;
 
   if (dir == Direction::Ingress && kind == SubjectKind::Pod &&
@@ -318,9 +362,12 @@ SideDecision Evaluator::Impl::side(Direction dir, EndpointId self, EndpointId pe
 }
 
 // On a port with L7 rules the proxy sees the traffic; a request passes when
-// any matching allow entry admits it. An entry for the same port spec
-// without L7 admits everything (Cilium's L7 wildcard); an L3-only entry does
-// not, because the datapath's more specific port entry redirects first.
+// any matching allow entry admits it. A matching allow without L7 admits
+// everything (Cilium's L7 wildcard). For HTTP and Kafka that holds for any
+// such entry — L3-only, port 0, a range — because Envoy's policy for the
+// peer carries it as a wildcard-port rule (pkg/envoy/xds_server.go). The
+// DNS proxy sees only the DNS port's own filter: there only an entry for
+// the same port spec counts.
 void Evaluator::Impl::decide_l7(const Flow& flow,
                                 const std::vector<std::pair<RuleId, L4Match>>& allows,
                                 SideDecision& s) const {
@@ -337,14 +384,15 @@ void Evaluator::Impl::decide_l7(const Flow& flow,
 
   bool allowed = s.localhost_allowed;  // allow-localhost=always wildcards L7 for the host
   std::vector<RuleId> considered;
+  static const PortRule kNoPorts;  // stands for an L3-only entry
   for (const auto& [r, m] : allows) {
-    if (m.port_rule < 0) continue;
-    const PortRule& pr = policies.rules[r].port_rules[size_t(m.port_rule)];
+    const PortRule& pr = m.port_rule < 0 ? kNoPorts : policies.rules[r].port_rules[size_t(m.port_rule)];
     const L7Request& req = *flow.l7;
     bool ok = false;
-    if (pr.l7.kind == L7Kind::None) {
-      ok = std::find(l7_ports.begin(), l7_ports.end(), std::make_pair(m.first, m.last)) !=
-           l7_ports.end();
+    if (m.port_rule < 0 || pr.l7.kind == L7Kind::None) {
+      ok = flow.l7->kind != L7Kind::Dns ||
+           (m.port_rule >= 0 && std::find(l7_ports.begin(), l7_ports.end(),
+                                          std::make_pair(m.first, m.last)) != l7_ports.end());
     } else {
       considered.push_back(r);
       if (pr.l7.kind != req.kind) continue;
@@ -388,7 +436,11 @@ Evaluator::Evaluator(const PolicySet& policies, const Inventory& inventory, Eval
     im.by_name.try_emplace(e.display(), i);
     for (const auto& ip : e.ips) im.by_ip.try_emplace(ip, i);
   }
-  for (auto& entry : dns_cache) im.dns[entry.endpoint].push_back(std::move(entry));
+  for (const auto& e : im.endpoints)
+    if (e.kind == Endpoint::Kind::Pod)
+      for (const auto& cp : e.ports)
+        if (!cp.name.empty()) im.cluster_named_ports[{cp.name, cp.proto}].insert(cp.port);
+  im.dns = std::move(dns_cache);
   im.build();
 }
 
@@ -402,6 +454,53 @@ EndpointId Evaluator::world() const { return impl_->world_id; }
 size_t Evaluator::identity_count() const { return impl_->classes.identity_count(); }
 size_t Evaluator::class_count() const { return impl_->classes.class_count(); }
 uint32_t Evaluator::class_of(EndpointId id) const { return impl_->classes.class_of(id); }
+
+Evaluator::ClassEnforcement Evaluator::enforcement(uint32_t cls, Direction dir) const {
+  return impl_->enforcement(cls, dir);
+}
+
+bool Evaluator::rule_selects(RuleId r, uint32_t cls) const {
+  const Rule& rule = impl_->policies.rules[r];
+  return impl_->subject_matches(cls, rule.subject.node, impl_->subject_selector[r]);
+}
+
+const std::vector<RuleId>& Evaluator::rules_of(uint32_t cls, Direction dir) const {
+  return impl_->class_info[cls].dir[dir_index(dir)].rules;
+}
+
+bool Evaluator::peer_class_matches(RuleId r, size_t i, uint32_t subject_cls,
+                                   uint32_t peer_cls) const {
+  const Impl& im = *impl_;
+  const Rule& rule = im.policies.rules[r];
+  const Peer& p = (*rule.peers)[i];
+  const uint32_t sel = im.peer_selectors[r][i];
+  switch (p.kind) {
+    case Peer::Kind::Endpoints: {
+      if (!im.classes.matches(peer_cls, sel)) return false;
+      const auto& di = im.class_info[subject_cls].dir[dir_index(rule.direction)];
+      const auto& reqs = di.requires_[rule.action == Action::Allow ? kAllow : kDeny];
+      return std::all_of(reqs.begin(), reqs.end(),
+                         [&](uint32_t q) { return im.classes.matches(peer_cls, q); });
+    }
+    case Peer::Kind::Entity: return im.classes.matches(peer_cls, sel);
+    case Peer::Kind::Nodes:
+      return im.classes.kind(peer_cls) == SubjectKind::Node && im.classes.matches(peer_cls, sel);
+    default: return false;
+  }
+}
+
+const std::vector<DnsCacheEntry>& Evaluator::dns_cache() const { return impl_->dns; }
+
+std::optional<uint16_t> Evaluator::named_port(Direction dir, EndpointId dst, const std::string& name,
+                                              Proto proto) const {
+  return impl_->named_port(dir, impl_->endpoints[dst], name, proto);
+}
+
+const EvalOptions& Evaluator::options() const { return impl_->options; }
+
+EndpointId Evaluator::representative(uint32_t cls) const {
+  return impl_->classes.representative(cls);
+}
 
 std::optional<EndpointId> Evaluator::find_by_ip(const IpAddr& ip) const {
   auto it = impl_->by_ip.find(ip);

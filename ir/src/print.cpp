@@ -8,12 +8,17 @@ namespace cnpc::ir {
 
 namespace {
 std::string port_text(const PortMatch& p) {
-  std::string out = to_string(p.proto) + "/";
-  if (!p.name.empty()) return out + p.name;
-  if (p.first == 0 && p.last == 65535) return out + "*";
-  out += std::to_string(p.first);
-  if (p.last != p.first) out += "-" + std::to_string(p.last);
-  return out;
+  std::ostringstream out;
+  out << to_string(p.proto) << '/';
+  if (!p.name.empty())
+    out << p.name;
+  else if (p.first == 0 && p.last == 65535)
+    out << '*';
+  else if (p.last != p.first)
+    out << p.first << '-' << p.last;
+  else
+    out << p.first;
+  return out.str();
 }
 
 std::string peer_text(const Peer& p) {
@@ -45,7 +50,10 @@ std::string l7_text(const L7Rules& l7) {
     sep();
     out << "method=" << h.method << " path=" << h.path;
     if (!h.host.empty()) out << " host=" << h.host;
-    for (const auto& hd : h.headers) out << " header=" << hd.name << (hd.value ? ":" + *hd.value : "");
+    for (const auto& hd : h.headers) {
+      out << " header=" << hd.name;
+      if (hd.value) out << ':' << *hd.value;
+    }
   }
   for (const auto& d : l7.dns) {
     sep();

@@ -109,10 +109,34 @@ class Evaluator {
 
   Decision decide(const Flow& flow) const;
 
-  // Identity classes: endpoints whose labels every selector treats alike.
+  // Identity classes: endpoints that every rule treats alike (same kind,
+  // same selector matches, same named ports and DNS cache when used).
   size_t identity_count() const;
   size_t class_count() const;
   uint32_t class_of(EndpointId id) const;
+  EndpointId representative(uint32_t cls) const;
+
+  // The class view that the verifier and codegen encode: every fact about a
+  // rule that depends on identities, precomputed per class.
+  struct ClassEnforcement {
+    bool applies = false;  // a local endpoint whose policy is consulted
+    bool enforced = false;
+    bool default_deny = false;
+  };
+  ClassEnforcement enforcement(uint32_t cls, Direction dir) const;
+  bool rule_selects(RuleId r, uint32_t cls) const;
+  // The rules (both actions) whose subject selects class `cls` in `dir`.
+  const std::vector<RuleId>& rules_of(uint32_t cls, Direction dir) const;
+  // Peer `i` of rule `r` (an Endpoints, Entity or Nodes peer) matches a peer
+  // of class `peer_cls` when the subject is of class `subject_cls`
+  // (fromRequires depend on the subject).
+  bool peer_class_matches(RuleId r, size_t i, uint32_t subject_cls, uint32_t peer_cls) const;
+  // What the DNS proxy has seen (toFQDNs); node-wide, as in Cilium.
+  const std::vector<DnsCacheEntry>& dns_cache() const;
+  // The port a named port resolves to for a flow to `dst` (see evaluator.cpp).
+  std::optional<uint16_t> named_port(Direction dir, EndpointId dst, const std::string& name,
+                                     Proto proto) const;
+  const EvalOptions& options() const;
 
   const PolicySet& policies() const;
 

@@ -1,0 +1,570 @@
+#include "encoder.h"
+
+#include <algorithm>
+
+#include "regex_to_z3.h"
+
+namespace cnpc::verifier {
+
+using ir::Direction;
+using ir::Proto;
+using ir::RuleId;
+
+namespace {
+
+int dir_index(Direction d) { return d == Direction::Ingress ? 0 : 1; }
+
+z3::expr any_of(z3::context& ctx, const std::vector<z3::expr>& terms) {
+  if (terms.empty()) return ctx.bool_val(false);
+  if (terms.size() == 1) return terms[0];
+  z3::expr_vector v(ctx);
+  for (const auto& t : terms) v.push_back(t);
+  return z3::mk_or(v);
+}
+
+z3::expr all_of(z3::context& ctx, const std::vector<z3::expr>& terms) {
+  if (terms.empty()) return ctx.bool_val(true);
+  if (terms.size() == 1) return terms[0];
+  z3::expr_vector v(ctx);
+  for (const auto& t : terms) v.push_back(t);
+  return z3::mk_and(v);
+}
+
+uint32_t ip4_value(const ir::IpAddr& ip) {
+  return (uint32_t(ip.bytes[0]) << 24) | (uint32_t(ip.bytes[1]) << 16) |
+         (uint32_t(ip.bytes[2]) << 8) | uint32_t(ip.bytes[3]);
+}
+
+std::string hex128(const ir::IpAddr& ip) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : ip.bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+z3::expr ip6_val(z3::context& ctx, const ir::IpAddr& ip) {
+  // bv128 from two 64-bit halves.
+  uint64_t hi = 0, lo = 0;
+  for (int i = 0; i < 8; ++i) hi = (hi << 8) | ip.bytes[size_t(i)];
+  for (int i = 8; i < 16; ++i) lo = (lo << 8) | ip.bytes[size_t(i)];
+  return z3::concat(ctx.bv_val(hi, 64), ctx.bv_val(lo, 64));
+}
+
+ir::IpAddr ip6_from(const z3::expr& v) {
+  // Z3 prints large bit-vector numerals in decimal; convert through a
+  // decimal string to 16 bytes.
+  std::string dec = v.get_decimal_string(0);
+  ir::IpAddr ip;
+  ip.v6 = true;
+  // Repeated division by 256 of the decimal string.
+  for (int i = 15; i >= 0; --i) {
+    std::string q;
+    unsigned rem = 0;
+    for (char c : dec) {
+      rem = rem * 10 + unsigned(c - '0');
+      unsigned digit = rem / 256;
+      rem %= 256;
+      if (!q.empty() || digit) q += char('0' + digit);
+    }
+    ip.bytes[size_t(i)] = uint8_t(rem);
+    dec = q.empty() ? "0" : q;
+  }
+  return ip;
+}
+
+bool contains(const ClassSet& s, uint32_t c) { return std::binary_search(s.begin(), s.end(), c); }
+
+}  // namespace
+
+Encoder::Encoder(z3::context& ctx, const ir::Evaluator& ev) : ctx_(ctx), ev_(ev) {
+  class_count_ = uint32_t(ev.class_count());
+  while ((1u << class_bits_) < class_count_ + 1) ++class_bits_;
+  world_class_ = ev.class_of(ev.world());
+  const auto& rules = ev.policies().rules;
+  subjects_.resize(rules.size());
+  for (uint32_t c = 0; c < class_count_; ++c) {
+    for (Direction d : {Direction::Ingress, Direction::Egress}) {
+      auto e = ev.enforcement(c, d);
+      int i = dir_index(d);
+      if (e.applies) applies_[i].push_back(c);
+      if (e.enforced) enforced_[i].push_back(c);
+      if (e.default_deny) default_deny_[i].push_back(c);
+      for (RuleId r : ev.rules_of(c, d)) subjects_[r].push_back(c);
+    }
+    auto kind = ev.endpoints()[ev.representative(c)].kind;
+    if (kind == ir::Endpoint::Kind::Pod) pod_classes_.push_back(c);
+    if (kind == ir::Endpoint::Kind::Host) host_classes_.push_back(c);
+  }
+  for (const auto& r : rules)
+    for (const auto& pr : r.port_rules)
+      for (const auto& h : pr.l7.http)
+        for (const auto& hd : h.headers) {
+          std::string name = hd.name;
+          for (auto& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+          if (std::find(header_names_.begin(), header_names_.end(), name) == header_names_.end())
+            header_names_.push_back(name);
+        }
+}
+
+FlowVars Encoder::flow(const std::string& p) {
+  auto bv = [&](const char* name, unsigned w) { return ctx_.bv_const((p + name).c_str(), w); };
+  auto str = [&](const char* name) { return ctx_.string_const((p + name).c_str()); };
+  FlowVars f{bv("src", class_bits_), bv("dst", class_bits_), ctx_.bool_const((p + "v6").c_str()),
+             bv("src_ip4", 32),      bv("dst_ip4", 32),      bv("src_ip6", 128),
+             bv("dst_ip6", 128),     bv("proto", 8),         bv("port", 16),
+             bv("icmp", 8),          str("method"),          str("path"),
+             str("host"),            {},                     {},
+             str("dns")};
+  for (const auto& h : header_names_) {
+    f.header_present.emplace_back(h, ctx_.bool_const((p + "hp_" + h).c_str()));
+    f.header_value.emplace_back(h, ctx_.string_const((p + "hv_" + h).c_str()));
+  }
+  return f;
+}
+
+z3::expr Encoder::well_formed(const FlowVars& f) {
+  std::vector<z3::expr> c = {z3::ult(f.src, cls(class_count_)), z3::ult(f.dst, cls(class_count_))};
+  std::vector<z3::expr> protos;
+  for (int p : {1, 6, 17, 58, 132}) protos.push_back(f.proto == ctx_.bv_val(p, 8));
+  c.push_back(any_of(ctx_, protos));
+  // ICMP matches its family.
+  c.push_back(z3::implies(f.proto == ctx_.bv_val(1, 8), !f.v6));
+  c.push_back(z3::implies(f.proto == ctx_.bv_val(58, 8), f.v6));
+  // The requests we reason about: an HTTP method is an upper-case token, a
+  // path starts with '/', a DNS name is lower-case letters, digits, '-', '_'
+  // and dots. Witnesses then read like real requests.
+  c.push_back(regex_match("[A-Z]+", f.method));
+  c.push_back(printable_ascii_string(ctx_, f.path) && z3::prefixof(ctx_.string_val("/"), f.path));
+  c.push_back(printable_ascii_string(ctx_, f.host));
+  c.push_back(regex_match("[-a-z0-9_.]*", f.dns_name));
+  for (const auto& [name, v] : f.header_value) c.push_back(printable_ascii_string(ctx_, v));
+  return all_of(ctx_, c);
+}
+
+z3::expr Encoder::fix(const FlowVars& f, const ir::Flow& flow) {
+  std::vector<z3::expr> c;
+  c.push_back(f.src == cls(ev_.class_of(flow.src)));
+  c.push_back(f.dst == cls(ev_.class_of(flow.dst)));
+  c.push_back(f.proto == ctx_.bv_val(unsigned(flow.proto == Proto::Any ? flow.ip_proto : uint8_t(flow.proto)), 8));
+  c.push_back(f.port == ctx_.bv_val(unsigned(flow.port), 16));
+  c.push_back(f.icmp == ctx_.bv_val(unsigned(flow.icmp_type), 8));
+  // The address family: from a world address, else from the endpoints'.
+  auto address = [&](ir::EndpointId id, const std::optional<ir::IpAddr>& given) -> std::optional<ir::IpAddr> {
+    const auto& e = ev_.endpoints()[id];
+    if (e.kind == ir::Endpoint::Kind::World) return given;
+    if (!e.ips.empty()) return e.ips.front();
+    return std::nullopt;
+  };
+  auto src_ip = address(flow.src, flow.src_ip), dst_ip = address(flow.dst, flow.dst_ip);
+  bool v6 = flow.proto == Proto::ICMPv6 || (src_ip && src_ip->v6) || (dst_ip && dst_ip->v6);
+  c.push_back(v6 ? f.v6 : !f.v6);
+  auto pin = [&](const std::optional<ir::IpAddr>& ip, const z3::expr& ip4, const z3::expr& ip6) {
+    if (!ip) return;
+    if (ip->v6)
+      c.push_back(ip6 == ip6_val(ctx_, *ip));
+    else
+      c.push_back(ip4 == ctx_.bv_val(ip4_value(*ip), 32));
+  };
+  pin(src_ip, f.src_ip4, f.src_ip6);
+  pin(dst_ip, f.dst_ip4, f.dst_ip6);
+  if (flow.l7) {
+    const auto& req = *flow.l7;
+    c.push_back(f.method == ctx_.string_val(req.http.method));
+    c.push_back(f.path == ctx_.string_val(req.http.path));
+    c.push_back(f.host == ctx_.string_val(req.http.host));
+    for (size_t i = 0; i < header_names_.size(); ++i) {
+      const auto& name = header_names_[i];
+      auto it = std::find_if(req.http.headers.begin(), req.http.headers.end(), [&](const auto& h) {
+        std::string n = h.first;
+        for (auto& ch : n) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+        return n == name;
+      });
+      c.push_back(it != req.http.headers.end() ? f.header_present[i].second
+                                               : !f.header_present[i].second);
+      if (it != req.http.headers.end()) c.push_back(f.header_value[i].second == ctx_.string_val(it->second));
+    }
+    std::string dns = req.dns_name;
+    for (auto& ch : dns) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    if (!dns.empty() && dns.back() == '.') dns.pop_back();
+    c.push_back(f.dns_name == ctx_.string_val(dns));
+  }
+  return all_of(ctx_, c);
+}
+
+ir::Flow Encoder::extract(const z3::model& m, const FlowVars& f, ir::L7Kind request) {
+  auto num = [&](const z3::expr& e) { return m.eval(e, true).get_numeral_uint64(); };
+  ir::Flow flow;
+  uint32_t src_cls = uint32_t(num(f.src)), dst_cls = uint32_t(num(f.dst));
+  flow.src = ev_.representative(src_cls);
+  flow.dst = ev_.representative(dst_cls);
+  uint8_t proto = uint8_t(num(f.proto));
+  flow.proto = Proto(proto);
+  flow.ip_proto = proto;
+  bool v6 = m.eval(f.v6, true).is_true();
+  if (flow.proto == Proto::ICMP || flow.proto == Proto::ICMPv6)
+    flow.icmp_type = uint8_t(num(f.icmp));
+  else
+    flow.port = uint16_t(num(f.port));
+  auto ip = [&](const z3::expr& ip4, const z3::expr& ip6) {
+    if (v6) return ip6_from(m.eval(ip6, true));
+    ir::IpAddr a;
+    uint32_t v = uint32_t(num(ip4));
+    a.bytes[0] = uint8_t(v >> 24);
+    a.bytes[1] = uint8_t(v >> 16);
+    a.bytes[2] = uint8_t(v >> 8);
+    a.bytes[3] = uint8_t(v);
+    return a;
+  };
+  if (src_cls == world_class_) flow.src_ip = ip(f.src_ip4, f.src_ip6);
+  if (dst_cls == world_class_) flow.dst_ip = ip(f.dst_ip4, f.dst_ip6);
+  if (request != ir::L7Kind::None) {
+    ir::L7Request req;
+    req.kind = request;
+    auto str = [&](const z3::expr& e) { return m.eval(e, true).get_string(); };
+    if (request == ir::L7Kind::Http) {
+      req.http.method = str(f.method);
+      req.http.path = str(f.path);
+      req.http.host = str(f.host);
+      for (size_t i = 0; i < header_names_.size(); ++i)
+        if (m.eval(f.header_present[i].second, true).is_true())
+          req.http.headers.emplace_back(header_names_[i], str(f.header_value[i].second));
+    } else if (request == ir::L7Kind::Dns) {
+      req.dns_name = str(f.dns_name);
+    }
+    flow.l7 = req;
+  }
+  return flow;
+}
+
+z3::expr Encoder::in_set(const z3::expr& c, const ClassSet& set) {
+  if (set.empty()) return ctx_.bool_val(false);
+  if (set.size() == class_count_) return z3::ult(c, cls(class_count_));
+  // Runs of consecutive ids become ranges.
+  std::vector<z3::expr> terms;
+  for (size_t i = 0; i < set.size();) {
+    size_t j = i;
+    while (j + 1 < set.size() && set[j + 1] == set[j] + 1) ++j;
+    if (i == j)
+      terms.push_back(c == cls(set[i]));
+    else
+      terms.push_back(z3::uge(c, cls(set[i])) && z3::ule(c, cls(set[j])));
+    i = j + 1;
+  }
+  return any_of(ctx_, terms);
+}
+
+z3::expr Encoder::cidr_match(const ir::Cidr& c, const z3::expr& ip4, const z3::expr& ip6,
+                             const z3::expr& v6) {
+  if (c.prefix == 0) return c.addr.v6 ? v6 : !v6;
+  if (!c.addr.v6) {
+    unsigned hi = 31, lo = unsigned(32 - c.prefix);
+    uint32_t bits = ip4_value(c.addr) >> lo;
+    return !v6 && ip4.extract(hi, lo) == ctx_.bv_val(bits, unsigned(c.prefix));
+  }
+  unsigned lo = unsigned(128 - c.prefix);
+  z3::expr want = ip6_val(ctx_, c.addr).extract(127, lo);
+  return v6 && ip6.extract(127, lo) == want;
+}
+
+z3::expr Encoder::peer_match(RuleId r, const FlowVars& f) {
+  const ir::Rule& rule = ev_.policies().rules[r];
+  if (rule.matches_nothing) return ctx_.bool_val(false);
+  if (!rule.peers) return ctx_.bool_val(true);
+  const Side side{rule.direction == Direction::Egress};
+  const z3::expr& S = side.subject(f);
+  const z3::expr& P = side.peer(f);
+  std::vector<z3::expr> terms;
+  const auto& peers = *rule.peers;
+  for (size_t i = 0; i < peers.size(); ++i) {
+    const ir::Peer& p = peers[i];
+    switch (p.kind) {
+      case ir::Peer::Kind::Endpoints:
+      case ir::Peer::Kind::Entity:
+      case ir::Peer::Kind::Nodes: {
+        // Group the rule's subject classes by the peer classes they admit
+        // (fromRequires make that depend on the subject).
+        std::map<ClassSet, ClassSet> by_peers;
+        for (uint32_t s : subjects_[r]) {
+          ClassSet peer_set;
+          for (uint32_t pc = 0; pc < class_count_; ++pc)
+            if (ev_.peer_class_matches(r, i, s, pc)) peer_set.push_back(pc);
+          by_peers[peer_set].push_back(s);
+        }
+        if (by_peers.size() == 1) {
+          terms.push_back(in_set(P, by_peers.begin()->first));
+        } else {
+          for (const auto& [peer_set, subj] : by_peers)
+            terms.push_back(in_set(S, subj) && in_set(P, peer_set));
+        }
+        break;
+      }
+      case ir::Peer::Kind::Cidr: {
+        z3::expr m = P == cls(world_class_) &&
+                     cidr_match(p.cidr, side.peer_ip4(f), side.peer_ip6(f), f.v6);
+        for (const auto& ex : p.except) m = m && !cidr_match(ex, side.peer_ip4(f), side.peer_ip6(f), f.v6);
+        terms.push_back(m);
+        break;
+      }
+      case ir::Peer::Kind::Fqdn: {
+        // Addresses the DNS proxy learned for matching names (node-wide).
+        std::vector<z3::expr> ips;
+        for (const auto& entry : ev_.dns_cache()) {
+          bool ok = !p.fqdn_name.empty() ? entry.name == p.fqdn_name
+                                         : ir::dns_pattern_matches(p.fqdn_pattern, entry.name);
+          if (!ok) continue;
+          for (const auto& ip : entry.ips)
+            ips.push_back(ip.v6 ? (f.v6 && side.peer_ip6(f) == ip6_val(ctx_, ip))
+                                : (!f.v6 && side.peer_ip4(f) == ctx_.bv_val(ip4_value(ip), 32)));
+        }
+        terms.push_back(P == cls(world_class_) && any_of(ctx_, ips));
+        break;
+      }
+      case ir::Peer::Kind::Unresolved: break;
+    }
+  }
+  return any_of(ctx_, terms);
+}
+
+z3::expr Encoder::port_match(const ir::PortMatch& pm, const FlowVars& f, Direction d) {
+  z3::expr proto_ok = pm.proto == Proto::Any ? ctx_.bool_val(true)
+                                             : f.proto == ctx_.bv_val(unsigned(pm.proto), 8);
+  if (pm.name.empty())
+    return proto_ok && z3::uge(f.port, ctx_.bv_val(unsigned(pm.first), 16)) &&
+           z3::ule(f.port, ctx_.bv_val(unsigned(pm.last), 16));
+  // Named port: per protocol, what the evaluator resolves it to.
+  std::vector<z3::expr> terms;
+  for (Proto proto : {Proto::TCP, Proto::UDP, Proto::SCTP}) {
+    if (pm.proto != Proto::Any && pm.proto != proto) continue;
+    z3::expr on_proto = f.proto == ctx_.bv_val(unsigned(proto), 8);
+    if (d == Direction::Egress) {  // cluster-wide: independent of the destination
+      if (auto port = ev_.named_port(d, 0, pm.name, proto))
+        terms.push_back(on_proto && f.port == ctx_.bv_val(unsigned(*port), 16));
+      continue;
+    }
+    for (uint32_t c = 0; c < class_count_; ++c)
+      if (auto port = ev_.named_port(d, ev_.representative(c), pm.name, proto))
+        terms.push_back(on_proto && f.dst == cls(c) && f.port == ctx_.bv_val(unsigned(*port), 16));
+  }
+  return any_of(ctx_, terms);
+}
+
+z3::expr Encoder::port_rule_match(const ir::PortRule& pr, const FlowVars& f, Direction d) {
+  std::vector<z3::expr> terms;
+  for (const auto& pm : pr.ports) terms.push_back(port_match(pm, f, d));
+  return any_of(ctx_, terms);
+}
+
+std::pair<z3::expr, z3::expr> Encoder::port_key(const ir::PortRule& pr, const FlowVars& f,
+                                                Direction d) {
+  // The evaluator keys by the first matching port: build the ite chain backwards.
+  z3::expr first = ctx_.bv_val(0, 16), last = ctx_.bv_val(0, 16);
+  for (size_t i = pr.ports.size(); i-- > 0;) {
+    const auto& pm = pr.ports[i];
+    z3::expr m = port_match(pm, f, d);
+    z3::expr kf = pm.name.empty() ? ctx_.bv_val(unsigned(pm.first), 16) : f.port;
+    z3::expr kl = pm.name.empty() ? ctx_.bv_val(unsigned(pm.last), 16) : f.port;
+    first = z3::ite(m, kf, first);
+    last = z3::ite(m, kl, last);
+  }
+  return {first, last};
+}
+
+z3::expr Encoder::l4_match(RuleId r, const FlowVars& f) {
+  const ir::Rule& rule = ev_.policies().rules[r];
+  if (rule.port_rules.empty() && rule.icmps.empty()) return ctx_.bool_val(true);
+  z3::expr icmp4 = f.proto == ctx_.bv_val(1, 8), icmp6 = f.proto == ctx_.bv_val(58, 8);
+  std::vector<z3::expr> terms;
+  for (const auto& m : rule.icmps)
+    terms.push_back((m.v6 ? icmp6 : icmp4) && f.icmp == ctx_.bv_val(unsigned(m.type), 8));
+  if (!rule.port_rules.empty()) {
+    z3::expr l4proto = f.proto == ctx_.bv_val(6, 8) || f.proto == ctx_.bv_val(17, 8) ||
+                       f.proto == ctx_.bv_val(132, 8);
+    std::vector<z3::expr> ports;
+    for (const auto& pr : rule.port_rules) ports.push_back(port_rule_match(pr, f, rule.direction));
+    terms.push_back(l4proto && any_of(ctx_, ports));
+  }
+  return any_of(ctx_, terms);
+}
+
+z3::expr Encoder::rule_match(RuleId r, const FlowVars& f) {
+  const ir::Rule& rule = ev_.policies().rules[r];
+  const Side side{rule.direction == Direction::Egress};
+  return in_set(side.subject(f), subjects_[r]) && peer_match(r, f) && l4_match(r, f);
+}
+
+z3::expr Encoder::side_denied_by_rule(Direction d, const FlowVars& f, const RuleMask* mask) {
+  const Side side{d == Direction::Egress};
+  const int di = dir_index(d);
+  std::vector<z3::expr> denies;
+  const auto& rules = ev_.policies().rules;
+  for (RuleId r = 0; r < rules.size(); ++r) {
+    if (rules[r].direction != d || rules[r].action != ir::Action::Deny) continue;
+    if (mask && !(*mask)[r]) continue;
+    denies.push_back(rule_match(r, f));
+  }
+  return in_set(side.subject(f), enforced_[di]) && any_of(ctx_, denies);
+}
+
+z3::expr Encoder::side_allowed(Direction d, const FlowVars& f, const RuleMask* mask) {
+  const Side side{d == Direction::Egress};
+  const int di = dir_index(d);
+  const z3::expr& S = side.subject(f);
+  std::vector<z3::expr> allows, denies;
+  const auto& rules = ev_.policies().rules;
+  for (RuleId r = 0; r < rules.size(); ++r) {
+    if (rules[r].direction != d) continue;
+    if (mask && !(*mask)[r]) continue;
+    (rules[r].action == ir::Action::Allow ? allows : denies).push_back(rule_match(r, f));
+  }
+  z3::expr localhost = ctx_.bool_val(false);
+  if (d == Direction::Ingress && ev_.options().allow_localhost == ir::AllowLocalhost::Always)
+    localhost = in_set(S, pod_classes_) && in_set(side.peer(f), host_classes_);
+  return !in_set(S, enforced_[di]) ||
+         (!any_of(ctx_, denies) &&
+          (any_of(ctx_, allows) || !in_set(S, default_deny_[di]) || localhost));
+}
+
+z3::expr Encoder::allowed(const FlowVars& f, const RuleMask* mask) {
+  return side_allowed(Direction::Egress, f, mask) && side_allowed(Direction::Ingress, f, mask);
+}
+
+z3::expr Encoder::port_rule_first(RuleId r, size_t j, const FlowVars& f) {
+  const ir::Rule& rule = ev_.policies().rules[r];
+  z3::expr m = port_rule_match(rule.port_rules[j], f, rule.direction);
+  for (size_t k = 0; k < j; ++k) m = m && !port_rule_match(rule.port_rules[k], f, rule.direction);
+  return m;
+}
+
+z3::expr Encoder::regex_match(const std::string& pattern, const z3::expr& s) {
+  if (pattern.empty()) return ctx_.bool_val(true);  // an empty field is not checked
+  auto it = regex_cache_.find(pattern);
+  if (it == regex_cache_.end()) {
+    RegexTranslation t = translate_re2(ctx_, pattern);
+    if (!t.regex) {
+      untranslatable_.push_back(pattern + ": " + t.error);
+      it = regex_cache_.emplace(pattern, ctx_.bool_val(false)).first;  // marked, see below
+      // An untranslatable regex makes the L7 answer unknown: the caller
+      // checks untranslatable() before trusting any L7 result.
+      return ctx_.bool_val(false);
+    }
+    it = regex_cache_.emplace(pattern, *t.regex).first;
+  }
+  if (it->second.is_bool()) return ctx_.bool_val(false);
+  return z3::in_re(s, it->second);
+}
+
+z3::expr Encoder::http_rules_match(const ir::L7Rules& l7, const FlowVars& f) {
+  std::vector<z3::expr> rules;
+  for (const auto& h : l7.http) {
+    std::vector<z3::expr> c = {regex_match(h.method, f.method), regex_match(h.path, f.path),
+                               regex_match(h.host, f.host)};
+    for (const auto& want : h.headers) {
+      std::string name = want.name;
+      for (auto& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+      for (size_t i = 0; i < header_names_.size(); ++i) {
+        if (header_names_[i] != name) continue;
+        z3::expr m = f.header_present[i].second;
+        if (want.value) m = m && f.header_value[i].second == ctx_.string_val(*want.value);
+        c.push_back(m);
+      }
+    }
+    rules.push_back(all_of(ctx_, c));
+  }
+  return any_of(ctx_, rules);
+}
+
+z3::expr Encoder::dns_rules_match(const ir::L7Rules& l7, const FlowVars& f) {
+  std::vector<z3::expr> rules;
+  for (const auto& d : l7.dns) {
+    if (!d.match_name.empty())
+      rules.push_back(f.dns_name == ctx_.string_val(d.match_name));
+    else if (!d.match_pattern.empty())
+      rules.push_back(d.match_pattern == "*" ? ctx_.bool_val(true)
+                                             : regex_match(ir::dns_pattern_to_regex(d.match_pattern),
+                                                           z3::concat(f.dns_name, ctx_.string_val("."))));
+  }
+  return any_of(ctx_, rules);
+}
+
+z3::expr Encoder::l7_enforced(Direction d, const FlowVars& f, const RuleMask* mask) {
+  const Side enforced_side{d == Direction::Egress};
+  std::vector<z3::expr> terms;
+  const auto& rules = ev_.policies().rules;
+  for (RuleId r = 0; r < rules.size(); ++r) {
+    const auto& rule = rules[r];
+    if (rule.direction != d || rule.action != ir::Action::Allow) continue;
+    if (mask && !(*mask)[r]) continue;
+    const Side side{d == Direction::Egress};
+    z3::expr base = in_set(side.subject(f), subjects_[r]) && peer_match(r, f);
+    for (size_t j = 0; j < rule.port_rules.size(); ++j)
+      if (rule.port_rules[j].l7.kind != ir::L7Kind::None)
+        terms.push_back(base && port_rule_first(r, j, f) &&
+                        (f.proto == ctx_.bv_val(6, 8) || f.proto == ctx_.bv_val(17, 8) ||
+                         f.proto == ctx_.bv_val(132, 8)));
+  }
+  return in_set(enforced_side.subject(f), enforced_[dir_index(d)]) && any_of(ctx_, terms);
+}
+
+z3::expr Encoder::l7_allowed(Direction d, const FlowVars& f, ir::L7Kind kind,
+                             const RuleMask* mask) {
+  const Side side{d == Direction::Egress};
+  const auto& rules = ev_.policies().rules;
+  z3::expr l4proto = f.proto == ctx_.bv_val(6, 8) || f.proto == ctx_.bv_val(17, 8) ||
+                     f.proto == ctx_.bv_val(132, 8);
+  // Matched allow entries: (first-match formula, port key, L7); an L3-only
+  // entry has no port rule and no L7.
+  struct Match {
+    z3::expr m;
+    z3::expr first, last;
+    const ir::L7Rules* l7;
+    bool has_port;
+  };
+  static const ir::L7Rules kNone;
+  std::vector<Match> matches;
+  for (RuleId r = 0; r < rules.size(); ++r) {
+    const auto& rule = rules[r];
+    if (rule.direction != d || rule.action != ir::Action::Allow) continue;
+    if (mask && !(*mask)[r]) continue;
+    z3::expr base = in_set(side.subject(f), subjects_[r]) && peer_match(r, f) && l4proto;
+    if (rule.port_rules.empty() && rule.icmps.empty()) {
+      matches.push_back({base, ctx_.bv_val(0, 16), ctx_.bv_val(0, 16), &kNone, false});
+      continue;
+    }
+    for (size_t j = 0; j < rule.port_rules.size(); ++j) {
+      auto [kf, kl] = port_key(rule.port_rules[j], f, d);
+      matches.push_back({base && port_rule_first(r, j, f), kf, kl, &rule.port_rules[j].l7, true});
+    }
+  }
+  std::vector<z3::expr> ok;
+  if (d == Direction::Ingress && ev_.options().allow_localhost == ir::AllowLocalhost::Always)
+    ok.push_back(in_set(side.subject(f), pod_classes_) && in_set(side.peer(f), host_classes_));
+  for (const auto& a : matches) {
+    if (a.l7->kind == ir::L7Kind::None) {
+      // The L7 wildcard. For HTTP and Kafka any allow without L7 counts
+      // (Envoy's wildcard-port rule); for DNS only the same port spec.
+      if (kind != ir::L7Kind::Dns) {
+        ok.push_back(a.m);
+        continue;
+      }
+      if (!a.has_port) continue;
+      for (const auto& b : matches)
+        if (b.l7->kind != ir::L7Kind::None)
+          ok.push_back(a.m && b.m && a.first == b.first && a.last == b.last);
+    } else if (a.l7->kind == kind) {
+      z3::expr req = kind == ir::L7Kind::Http  ? http_rules_match(*a.l7, f)
+                     : kind == ir::L7Kind::Dns ? dns_rules_match(*a.l7, f)
+                                               : ctx_.bool_val(false);
+      ok.push_back(a.m && req);
+    }
+  }
+  return !l7_enforced(d, f, mask) || any_of(ctx_, ok);
+}
+
+z3::expr Encoder::request_allowed(const FlowVars& f, ir::L7Kind kind, const RuleMask* mask) {
+  return l7_allowed(Direction::Egress, f, kind, mask) && l7_allowed(Direction::Ingress, f, kind, mask);
+}
+
+}  // namespace cnpc::verifier

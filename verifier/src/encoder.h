@@ -1,0 +1,113 @@
+// The Z3 model of the reference evaluator. Private to verifier/.
+//
+// It mirrors ir/src/evaluator.cpp clause by clause (the differential tests
+// hold the two together): identities are class ids, addresses, protocol and
+// port are bit-vectors, L7 request fields are strings.
+#pragma once
+
+#include <z3++.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cnpc/ir/evaluator.h"
+
+namespace cnpc::verifier {
+
+using ClassSet = std::vector<uint32_t>;  // sorted class ids
+
+// The variables of one flow (and of its L7 request).
+struct FlowVars {
+  z3::expr src, dst;          // class ids
+  z3::expr v6;                // address family of the flow
+  z3::expr src_ip4, dst_ip4;  // bv32, meaningful for world endpoints
+  z3::expr src_ip6, dst_ip6;  // bv128
+  z3::expr proto;             // bv8 IP protocol number
+  z3::expr port;              // bv16 destination port
+  z3::expr icmp;              // bv8 ICMP type
+  z3::expr method, path, host;  // HTTP request
+  std::vector<std::pair<std::string, z3::expr>> header_present;  // per header name in rules
+  std::vector<std::pair<std::string, z3::expr>> header_value;
+  z3::expr dns_name;
+};
+
+// Which rules take part (a rule "removed" for redundancy checks is masked).
+using RuleMask = std::vector<bool>;
+
+class Encoder {
+ public:
+  Encoder(z3::context& ctx, const ir::Evaluator& ev);
+
+  FlowVars flow(const std::string& prefix);
+  // Class ids in range, a known protocol, printable L7 strings.
+  z3::expr well_formed(const FlowVars& f);
+  // Constrains the variables to one concrete flow.
+  z3::expr fix(const FlowVars& f, const ir::Flow& flow);
+  // A concrete flow from a model; `request` adds an L7 request of that kind.
+  ir::Flow extract(const z3::model& m, const FlowVars& f, ir::L7Kind request);
+
+  z3::expr in_set(const z3::expr& cls, const ClassSet& set);
+  const ClassSet& subjects(ir::RuleId r) { return subjects_[r]; }
+
+  // One rule's match for its own direction (subject, peer, L3/L4).
+  z3::expr rule_match(ir::RuleId r, const FlowVars& f);
+  // The L3/L4 verdict of one side; a masked rule does not exist.
+  z3::expr side_allowed(ir::Direction d, const FlowVars& f, const RuleMask* mask = nullptr);
+  z3::expr allowed(const FlowVars& f, const RuleMask* mask = nullptr);
+  // Whether one side's verdict is a drop by an explicit deny.
+  z3::expr side_denied_by_rule(ir::Direction d, const FlowVars& f, const RuleMask* mask = nullptr);
+
+  // L7 of one side for a request of `kind`: enforced, and the request passes.
+  z3::expr l7_enforced(ir::Direction d, const FlowVars& f, const RuleMask* mask = nullptr);
+  z3::expr l7_allowed(ir::Direction d, const FlowVars& f, ir::L7Kind kind,
+                      const RuleMask* mask = nullptr);
+  // The request verdict of a flow allowed at L3/L4 (true when no side enforces L7).
+  z3::expr request_allowed(const FlowVars& f, ir::L7Kind kind, const RuleMask* mask = nullptr);
+
+  // Whether an allow entry's port rule `j` (with L7) is first to match.
+  z3::expr port_rule_first(ir::RuleId r, size_t j, const FlowVars& f);
+  z3::expr http_rules_match(const ir::L7Rules& l7, const FlowVars& f);
+  z3::expr dns_rules_match(const ir::L7Rules& l7, const FlowVars& f);
+
+  // Regexes that could not be translated (the L7 checks that need them are skipped and said so).
+  const std::vector<std::string>& untranslatable() const { return untranslatable_; }
+
+  uint32_t class_count() const { return class_count_; }
+  z3::context& ctx() { return ctx_; }
+  const ir::Evaluator& evaluator() const { return ev_; }
+
+ private:
+  struct Side {
+    const z3::expr& subject(const FlowVars& f) const { return egress ? f.src : f.dst; }
+    const z3::expr& peer(const FlowVars& f) const { return egress ? f.dst : f.src; }
+    const z3::expr& peer_ip4(const FlowVars& f) const { return egress ? f.dst_ip4 : f.src_ip4; }
+    const z3::expr& peer_ip6(const FlowVars& f) const { return egress ? f.dst_ip6 : f.src_ip6; }
+    bool egress;
+  };
+  z3::expr peer_match(ir::RuleId r, const FlowVars& f);
+  z3::expr l4_match(ir::RuleId r, const FlowVars& f);
+  z3::expr port_rule_match(const ir::PortRule& pr, const FlowVars& f, ir::Direction d);
+  z3::expr port_match(const ir::PortMatch& pm, const FlowVars& f, ir::Direction d);
+  // The (first, last) key of the first matching port of a port rule.
+  std::pair<z3::expr, z3::expr> port_key(const ir::PortRule& pr, const FlowVars& f, ir::Direction d);
+  z3::expr cidr_match(const ir::Cidr& c, const z3::expr& ip4, const z3::expr& ip6,
+                      const z3::expr& v6);
+  z3::expr regex_match(const std::string& pattern, const z3::expr& s);
+  z3::expr cls(uint32_t id) { return ctx_.bv_val(id, class_bits_); }
+
+  z3::context& ctx_;
+  const ir::Evaluator& ev_;
+  uint32_t class_count_ = 0;
+  unsigned class_bits_ = 1;
+  uint32_t world_class_ = 0;
+  std::vector<ClassSet> subjects_;   // per rule
+  ClassSet applies_[2], enforced_[2], default_deny_[2];
+  ClassSet pod_classes_, host_classes_;
+  std::vector<std::string> header_names_;
+  std::map<std::string, z3::expr> regex_cache_;
+  std::vector<std::string> untranslatable_;
+};
+
+}  // namespace cnpc::verifier
