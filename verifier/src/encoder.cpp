@@ -145,12 +145,24 @@ z3::expr Encoder::well_formed(const FlowVars& f) {
 }
 
 z3::expr Encoder::fix(const FlowVars& f, const ir::Flow& flow) {
+  z3::expr_vector vars(ctx_), values(ctx_);
+  assignment(f, flow, vars, values);
   std::vector<z3::expr> c;
-  c.push_back(f.src == cls(ev_.class_of(flow.src)));
-  c.push_back(f.dst == cls(ev_.class_of(flow.dst)));
-  c.push_back(f.proto == ctx_.bv_val(unsigned(flow.proto == Proto::Any ? flow.ip_proto : uint8_t(flow.proto)), 8));
-  c.push_back(f.port == ctx_.bv_val(unsigned(flow.port), 16));
-  c.push_back(f.icmp == ctx_.bv_val(unsigned(flow.icmp_type), 8));
+  for (unsigned i = 0; i < vars.size(); ++i) c.push_back(vars[i] == values[i]);
+  return all_of(ctx_, c);
+}
+
+void Encoder::assignment(const FlowVars& f, const ir::Flow& flow, z3::expr_vector& vars,
+                         z3::expr_vector& values) {
+  auto set = [&](const z3::expr& var, const z3::expr& value) {
+    vars.push_back(var);
+    values.push_back(value);
+  };
+  set(f.src, cls(ev_.class_of(flow.src)));
+  set(f.dst, cls(ev_.class_of(flow.dst)));
+  set(f.proto, ctx_.bv_val(unsigned(flow.proto == Proto::Any ? flow.ip_proto : uint8_t(flow.proto)), 8));
+  set(f.port, ctx_.bv_val(unsigned(flow.port), 16));
+  set(f.icmp, ctx_.bv_val(unsigned(flow.icmp_type), 8));
   // The address family: from a world address, else from the endpoints'.
   auto address = [&](ir::EndpointId id, const std::optional<ir::IpAddr>& given) -> std::optional<ir::IpAddr> {
     const auto& e = ev_.endpoints()[id];
@@ -159,39 +171,42 @@ z3::expr Encoder::fix(const FlowVars& f, const ir::Flow& flow) {
     return std::nullopt;
   };
   auto src_ip = address(flow.src, flow.src_ip), dst_ip = address(flow.dst, flow.dst_ip);
-  bool v6 = flow.proto == Proto::ICMPv6 || (src_ip && src_ip->v6) || (dst_ip && dst_ip->v6);
-  c.push_back(v6 ? f.v6 : !f.v6);
+  // Addresses only matter for world endpoints (CIDR and FQDN peers), so the
+  // family is the world address's; pods' own addresses come second.
+  const bool src_world = ev_.endpoints()[flow.src].kind == ir::Endpoint::Kind::World;
+  const bool dst_world = ev_.endpoints()[flow.dst].kind == ir::Endpoint::Kind::World;
+  bool v6 = flow.proto == Proto::ICMPv6;
+  if (src_world && src_ip) v6 = src_ip->v6;
+  else if (dst_world && dst_ip) v6 = dst_ip->v6;
+  else if (src_ip) v6 = src_ip->v6;
+  else if (dst_ip) v6 = dst_ip->v6;
+  set(f.v6, ctx_.bool_val(v6));
+  // Unused address variables get a fixed value too, so a fixed flow is ground.
   auto pin = [&](const std::optional<ir::IpAddr>& ip, const z3::expr& ip4, const z3::expr& ip6) {
-    if (!ip) return;
-    if (ip->v6)
-      c.push_back(ip6 == ip6_val(ctx_, *ip));
-    else
-      c.push_back(ip4 == ctx_.bv_val(ip4_value(*ip), 32));
+    set(ip4, ctx_.bv_val(ip && !ip->v6 ? ip4_value(*ip) : 0u, 32));
+    set(ip6, ip && ip->v6 ? ip6_val(ctx_, *ip) : ctx_.bv_val(0, 128));
   };
   pin(src_ip, f.src_ip4, f.src_ip6);
   pin(dst_ip, f.dst_ip4, f.dst_ip6);
-  if (flow.l7) {
-    const auto& req = *flow.l7;
-    c.push_back(f.method == ctx_.string_val(req.http.method));
-    c.push_back(f.path == ctx_.string_val(req.http.path));
-    c.push_back(f.host == ctx_.string_val(req.http.host));
-    for (size_t i = 0; i < header_names_.size(); ++i) {
-      const auto& name = header_names_[i];
-      auto it = std::find_if(req.http.headers.begin(), req.http.headers.end(), [&](const auto& h) {
-        std::string n = h.first;
-        for (auto& ch : n) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-        return n == name;
-      });
-      c.push_back(it != req.http.headers.end() ? f.header_present[i].second
-                                               : !f.header_present[i].second);
-      if (it != req.http.headers.end()) c.push_back(f.header_value[i].second == ctx_.string_val(it->second));
-    }
-    std::string dns = req.dns_name;
-    for (auto& ch : dns) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-    if (!dns.empty() && dns.back() == '.') dns.pop_back();
-    c.push_back(f.dns_name == ctx_.string_val(dns));
+  ir::L7Request none;
+  const ir::L7Request& req = flow.l7 ? *flow.l7 : none;
+  set(f.method, ctx_.string_val(flow.l7 ? req.http.method : "GET"));
+  set(f.path, ctx_.string_val(flow.l7 ? req.http.path : "/"));
+  set(f.host, ctx_.string_val(req.http.host));
+  for (size_t i = 0; i < header_names_.size(); ++i) {
+    const auto& name = header_names_[i];
+    auto it = std::find_if(req.http.headers.begin(), req.http.headers.end(), [&](const auto& h) {
+      std::string n = h.first;
+      for (auto& ch : n) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+      return n == name;
+    });
+    set(f.header_present[i].second, ctx_.bool_val(it != req.http.headers.end()));
+    set(f.header_value[i].second, ctx_.string_val(it != req.http.headers.end() ? it->second : ""));
   }
-  return all_of(ctx_, c);
+  std::string dns = req.dns_name;
+  for (auto& ch : dns) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  if (!dns.empty() && dns.back() == '.') dns.pop_back();
+  set(f.dns_name, ctx_.string_val(dns));
 }
 
 ir::Flow Encoder::extract(const z3::model& m, const FlowVars& f, ir::L7Kind request) {

@@ -43,8 +43,10 @@ class Encoder {
   FlowVars flow(const std::string& prefix);
   // Class ids in range, a known protocol, printable L7 strings.
   z3::expr well_formed(const FlowVars& f);
-  // Constrains the variables to one concrete flow.
+  // Constrains the variables to one concrete flow (every variable gets a value).
   z3::expr fix(const FlowVars& f, const ir::Flow& flow);
+  void assignment(const FlowVars& f, const ir::Flow& flow, z3::expr_vector& vars,
+                  z3::expr_vector& values);
   // A concrete flow from a model; `request` adds an L7 request of that kind.
   ir::Flow extract(const z3::model& m, const FlowVars& f, ir::L7Kind request);
 

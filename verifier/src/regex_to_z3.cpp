@@ -446,6 +446,7 @@ class Parser {
         bool negated = false, any = false;
         for (;;) {
           char32_t c = next();
+          if (c == ':' && !any && !negated) break;  // (?:re)
           if (c == ':' || c == ')') {
             if (!any) fail("empty flag group");
             if (c == ')') {
