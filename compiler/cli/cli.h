@@ -64,8 +64,32 @@ struct QueryOptions {
   std::string flows_file;
   std::string format = "text";  // text | json
   std::string output_file;
+  bool explain = false;             // the full chain on both sides
+  std::string who_can_reach;        // NS/POD: the sources that can reach it
+  std::string reachable_from;       // NS/POD: the destinations it can reach
 };
 int run_query(const QueryOptions& options);
+// --who-can-reach / --reachable-from (compiler/cli/reach.cpp).
+int run_reach(const QueryOptions& options);
+
+struct DiffOptions {
+  InputOptions base;                 // base paths and the shared settings
+  std::vector<std::string> head;     // head paths
+  std::string format = "text";       // text | json | markdown
+  std::string output_file;
+  bool fail_on_change = false;
+  unsigned timeout_ms = 10000;
+  unsigned jobs = 2;
+};
+int run_diff(const DiffOptions& options);
+
+struct MapOptions {
+  InputOptions input;
+  std::string format = "dot";  // dot | json | svg
+  std::string output_file;
+  std::string flows_file;      // observed flows (Hubble jsonpb lines): the observed map
+};
+int run_map(const MapOptions& options);
 
 // Rendering of diagnostics.
 std::string render_diagnostics_text(const ir::Diagnostics& diags, bool color);

@@ -13,8 +13,10 @@ namespace {
 void add_input_options(CLI::App& cmd, InputOptions& in, bool paths_required) {
   auto* paths = cmd.add_option("PATH", in.paths, "Policy files or directories (walked recursively)");
   if (paths_required) paths->required();
+  // One value per occurrence, so `--inventory F PATH` leaves PATH positional.
   cmd.add_option("--inventory", in.inventory,
-                 "Namespaces, Pods, workloads and Nodes (e.g. kubectl get ns,pods -A -o yaml)")
+                 "Namespaces, Pods, workloads and Nodes (e.g. kubectl get ns,pods -A -o yaml); repeatable")
+      ->allow_extra_args(false)
       ->check(CLI::ExistingPath);
   cmd.add_option("--policy-enforcement", in.policy_enforcement, "Agent enforcement mode")
       ->check(CLI::IsMember({"default", "always", "never"}));
@@ -75,12 +77,44 @@ int main(int argc, char** argv) {
   query_cmd->add_option("-o,--output", query.format, "Answer format")
       ->check(CLI::IsMember({"text", "json"}));
   query_cmd->add_option("--output-file", query.output_file, "Write the answer here (atomically)");
+  query_cmd->add_flag("--explain", query.explain,
+                      "Show the whole chain: default deny, allows, denies, and why L7 is enforced");
+  query_cmd->add_option("--who-can-reach", query.who_can_reach,
+                        "NAMESPACE/POD: every source that can reach it (with --port to narrow)");
+  query_cmd->add_option("--reachable-from", query.reachable_from,
+                        "NAMESPACE/POD: every destination it can reach (with --port to narrow)");
   query_cmd->footer(
       "Examples:\n"
       "  cnpc query policies/ --inventory cluster.yaml --from blog-system/web --to blog-system/was \\\n"
       "      --port 8080 --http-method POST --http-path /api/posts\n"
       "  cnpc query policies/ --inventory cluster.yaml --flows flows.yaml -o json\n"
       "Flows with 'expect' are checked: exit 1 when an expectation fails.");
+
+  DiffOptions diff;
+  auto* diff_cmd = app.add_subcommand("diff", "Flows allowed on one side and not the other, with witnesses");
+  add_input_options(*diff_cmd, diff.base, true);
+  diff_cmd->add_option("--head", diff.head, "The changed policy files or directories")->required();
+  diff_cmd->add_option("-o,--output", diff.format, "Report format")
+      ->check(CLI::IsMember({"text", "json", "markdown"}));
+  diff_cmd->add_option("--output-file", diff.output_file, "Write the report here (atomically)");
+  diff_cmd->add_flag("--fail-on-change", diff.fail_on_change, "Exit 1 when any verdict changes");
+  diff_cmd->add_option("--timeout", diff.timeout_ms, "Per solver call, in milliseconds")
+      ->check(CLI::Range(1u, 600000u));
+  diff_cmd->add_option("--jobs", diff.jobs, "Solver threads")->check(CLI::Range(1u, 64u));
+  diff_cmd->footer(
+      "Example:\n  cnpc diff main/policies --head policies --inventory cluster.yaml -o markdown\n"
+      "Exit codes: 0 (or 1 with --fail-on-change when something changed), 2 input error.");
+
+  MapOptions map;
+  auto* map_cmd = app.add_subcommand("map", "The allowed-communication graph between workloads");
+  add_input_options(*map_cmd, map.input, false);
+  map_cmd->add_option("-o,--output", map.format, "Graph format")
+      ->check(CLI::IsMember({"dot", "json", "svg"}));
+  map_cmd->add_option("--output-file", map.output_file, "Write the graph here (atomically)");
+  map_cmd->add_option("--flows", map.flows_file, "Observed flows (JSON lines as cnpc observe writes them)")
+      ->check(CLI::ExistingFile);
+  map_cmd->footer(
+      "Example:\n  cnpc map policies/ --inventory cluster.yaml -o svg --output-file map.svg");
 
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
@@ -104,11 +138,20 @@ int main(int argc, char** argv) {
     }
     if (*lint_cmd) return run_lint(lint);
     if (*query_cmd) {
+      if (!query.who_can_reach.empty() || !query.reachable_from.empty()) return run_reach(query);
       if (query.flows_file.empty() && (query.from.empty() || query.to.empty())) {
-        std::cerr << "cnpc query: error: give --from and --to, or --flows FILE\n";
+        std::cerr << "cnpc query: error: give --from and --to, --flows FILE, --who-can-reach or --reachable-from\n";
         return kExitUsage;
       }
       return run_query(query);
+    }
+    if (*diff_cmd) return run_diff(diff);
+    if (*map_cmd) {
+      if (map.input.paths.empty() && map.flows_file.empty()) {
+        std::cerr << "cnpc map: error: give policy paths, or --flows FILE\n";
+        return kExitUsage;
+      }
+      return run_map(map);
     }
   } catch (const OutputError& e) {
     std::cerr << "cnpc: error: " << e.what() << '\n';

@@ -153,7 +153,56 @@ void side_text(std::ostringstream& out, const ir::Evaluator& ev, const ir::SideD
   }
 }
 
-std::string answer_text(const ir::Evaluator& ev, const Answer& a) {
+// --explain: every rule that selects the endpoint on this side, and why it
+// matched or not; where default deny comes from; why L7 is (not) enforced.
+void explain_side(std::ostringstream& out, const ir::Evaluator& ev, const Answer& a,
+                  const ir::SideDecision& s, ir::Direction dir) {
+  const auto& policies = ev.policies();
+  const ir::EndpointId self = dir == ir::Direction::Ingress ? a.flow.dst : a.flow.src;
+  if (!s.applies) return;
+  out << "    enforcement: ";
+  if (ev.options().enforcement == ir::EnforcementMode::Never)
+    out << "off (--policy-enforcement=never)\n";
+  else if (!s.enforced)
+    out << "off: no rule selects it for " << to_string(dir) << '\n';
+  else if (!s.default_deny)
+    out << "on, default allow: every selecting rule has enableDefaultDeny." << to_string(dir) << ": false\n";
+  else if (s.enforcing_specs.empty())
+    out << "on, default deny (--policy-enforcement=always or an init endpoint)\n";
+  else {
+    out << "on, default deny because these select it and have " << to_string(dir) << " rules:\n";
+    for (size_t sp : s.enforcing_specs) out << "      " << origin_text(policies.specs[sp].origin) << '\n';
+  }
+  const auto& rules = ev.rules_of(ev.class_of(self), dir);
+  if (rules.empty()) return;
+  out << "    rules selecting it (" << rules.size() << "):\n";
+  for (ir::RuleId r : rules) {
+    const auto& rule = policies.rules[r];
+    auto t = ev.trace(r, a.flow);
+    const char* result = t.peer_matches && t.l4_matches
+                             ? (rule.action == ir::Action::Deny ? "matches: DENY" : "matches: allow")
+                         : !t.peer_matches && !t.l4_matches ? "no match: peer and port differ"
+                         : !t.peer_matches                  ? "no match: peer differs"
+                                                            : "no match: port/protocol differ";
+    out << "      " << to_string(rule.action) << ' ' << origin_text(rule.origin) << "  -> " << result << '\n';
+  }
+  if (s.verdict == ir::Verdict::Denied) return;
+  if (s.l7_enforced) {
+    out << "    L7: enforced (" << to_string(s.l7_kind)
+        << "): a matching allow carries " << to_string(s.l7_kind) << " rules for this port";
+    bool voided = false;
+    for (ir::RuleId r : s.l7_rules)
+      if (policies.rules[r].port_rules.empty() ||
+          std::none_of(policies.rules[r].port_rules.begin(), policies.rules[r].port_rules.end(),
+                       [](const ir::PortRule& pr) { return pr.l7.kind != ir::L7Kind::None; }))
+        voided = true;
+    out << (voided ? "; an allow without L7 for this peer admits every request (L7 wildcard)\n" : "\n");
+  } else if (!s.allow_rules.empty()) {
+    out << "    L7: not enforced: no matching allow carries L7 rules for this port\n";
+  }
+}
+
+std::string answer_text(const ir::Evaluator& ev, const Answer& a, bool explain) {
   std::ostringstream out;
   const auto& d = a.decision;
   if (a.expectation_met) out << (*a.expectation_met ? "PASS " : "FAIL ");
@@ -169,7 +218,9 @@ std::string answer_text(const ir::Evaluator& ev, const Answer& a) {
         << (a.query.has_http ? " (HTTP 403 Access denied)" : a.query.dns_name ? " (DNS REFUSED)" : "")
         << '\n';
   side_text(out, ev, d.egress, "egress", endpoint_name(ev, a.flow.src, a.flow.src_ip));
+  if (explain) explain_side(out, ev, a, d.egress, ir::Direction::Egress);
   side_text(out, ev, d.ingress, "ingress", endpoint_name(ev, a.flow.dst, a.flow.dst_ip));
+  if (explain) explain_side(out, ev, a, d.ingress, ir::Direction::Ingress);
   if (a.expectation_met && !*a.expectation_met) {
     out << "  expected verdict " << a.query.expect_verdict.value_or("-");
     if (a.query.expect_l7_verdict) out << ", l7_verdict " << *a.query.expect_l7_verdict;
@@ -310,7 +361,7 @@ int run_query(const QueryOptions& options) {
   } else {
     size_t failed = 0, checked = 0;
     for (const auto& a : answers) {
-      text += answer_text(ev, a);
+      text += answer_text(ev, a, options.explain);
       if (a.expectation_met) {
         ++checked;
         failed += !*a.expectation_met;

@@ -80,6 +80,22 @@ bool is_inventory_kind(const std::string& kind) {
              workload_kinds().end();
 }
 
+namespace {
+// kubectl apply semantics: a later object with the same kind and name
+// replaces the earlier one.
+void add_endpoint(ir::Inventory& out, ir::Endpoint e, ir::Diagnostics& diags) {
+  for (auto& existing : out.endpoints)
+    if (existing.display() == e.display() && existing.workload == e.workload && existing.kind == e.kind) {
+      auto& d = diags.report("duplicate-object", e.loc,
+                             "'" + e.display() + "' is defined more than once; this definition replaces the earlier one");
+      d.notes.push_back({existing.loc, "earlier definition"});
+      existing = std::move(e);
+      return;
+    }
+  out.endpoints.push_back(std::move(e));
+}
+}  // namespace
+
 void load_inventory_object(const YAML::Node& object, const std::string& kind,
                            const std::string& file, const LoadOptions& options,
                            ir::Inventory& out, ir::Diagnostics& diags) {
@@ -99,6 +115,11 @@ void load_inventory_object(const YAML::Node& object, const std::string& kind,
     n.labels = string_map(member(metadata, "labels"));
     n.labels.try_emplace("kubernetes.io/metadata.name", *name);  // set by the API server
     n.loc = loc;
+    for (auto& existing : out.namespaces)
+      if (existing.name == n.name) {
+        existing = std::move(n);  // the later definition wins, as with kubectl apply
+        return;
+      }
     out.namespaces.push_back(std::move(n));
     return;
   }
@@ -115,7 +136,7 @@ void load_inventory_object(const YAML::Node& object, const std::string& kind,
       for (const auto& a : addrs)
         if (auto ip = ir::IpAddr::parse(scalar_of(member(a, "address")).value_or("")))
           e.ips.push_back(*ip);
-    out.endpoints.push_back(std::move(e));
+    add_endpoint(out, std::move(e), diags);
     return;
   }
   if (kind == "Pod") {
@@ -129,7 +150,7 @@ void load_inventory_object(const YAML::Node& object, const std::string& kind,
     if (e.ips.empty())
       if (auto ip = ir::IpAddr::parse(scalar_of(member(status, "podIP")).value_or("")))
         e.ips.push_back(*ip);
-    out.endpoints.push_back(std::move(e));
+    add_endpoint(out, std::move(e), diags);
     return;
   }
   // Workload controllers stand for the pods their template creates.
@@ -143,7 +164,7 @@ void load_inventory_object(const YAML::Node& object, const std::string& kind,
   ir::Endpoint e = pod_endpoint(member(tmpl, "metadata"), member(tmpl, "spec"), ns, *name, options);
   e.workload = kind;
   e.loc = loc;
-  out.endpoints.push_back(std::move(e));
+  add_endpoint(out, std::move(e), diags);
 }
 
 void finalize_inventory(ir::Inventory& inventory) {

@@ -524,6 +524,24 @@ std::optional<EndpointId> Evaluator::resolve(std::string_view ref,
   return it->second;
 }
 
+Evaluator::RuleTrace Evaluator::trace(RuleId r, const Flow& flow) const {
+  const Impl& im = *impl_;
+  const Rule& rule = im.policies.rules[r];
+  const bool ingress = rule.direction == Direction::Ingress;
+  const EndpointId self = ingress ? flow.dst : flow.src;
+  const EndpointId peer = ingress ? flow.src : flow.dst;
+  const Endpoint& pe = im.endpoints[peer];
+  std::optional<IpAddr> peer_ip = ingress ? flow.src_ip : flow.dst_ip;
+  if (pe.kind != Endpoint::Kind::World) peer_ip = pe.ips.empty() ? std::nullopt : std::optional(pe.ips.front());
+  RuleTrace t;
+  const uint32_t cls = im.classes.class_of(self);
+  t.selects_subject = im.subject_matches(cls, rule.subject.node, im.subject_selector[r]);
+  const auto& di = im.class_info[cls].dir[dir_index(rule.direction)];
+  t.peer_matches = im.peer_matches(r, di, self, peer, peer_ip);
+  t.l4_matches = im.l4_match(rule, flow).has_value();
+  return t;
+}
+
 Decision Evaluator::decide(const Flow& flow) const {
   const Impl& im = *impl_;
   auto address = [&](EndpointId id, const std::optional<IpAddr>& given) -> std::optional<IpAddr> {

@@ -230,16 +230,9 @@ void l7_voided(Encoder& enc, RuleId r, size_t j, const Options& opt, std::vector
   Sat s = check(ctx, formula, opt.timeout_ms, &m);
   if (s == Sat::Unknown) return out.push_back(unknown("l7-voided for " + origin_text(rule.origin), rule.origin));
   if (s == Sat::No) return;
-  // A witness with a common method reads better; keep the first model otherwise.
-  if (pr.l7.kind == ir::L7Kind::Http) {
-    std::vector<z3::expr> common;
-    for (const char* method : {"GET", "POST", "PUT", "DELETE", "PATCH"})
-      common.push_back(f.method == ctx.string_val(method));
-    z3::expr_vector v(ctx);
-    for (auto& c : common) v.push_back(c);
-    std::optional<z3::model> nicer;
-    if (check(ctx, formula && z3::mk_or(v), opt.timeout_ms, &nicer) == Sat::Yes) m = nicer;
-  }
+  // A witness that reads like a real request, when there is one.
+  if (std::optional<z3::model> nicer; check(ctx, formula && enc.readable(f), opt.timeout_ms, &nicer) == Sat::Yes)
+    m = nicer;
   ir::Flow w = enc.extract(*m, f, pr.l7.kind);
   ir::Decision dec = ev.decide(w);
   const auto& side = egress ? dec.egress : dec.ingress;

@@ -89,9 +89,9 @@ Encoder::Encoder(z3::context& ctx, const ir::Evaluator& ev) : ctx_(ctx), ev_(ev)
     for (Direction d : {Direction::Ingress, Direction::Egress}) {
       auto e = ev.enforcement(c, d);
       int i = dir_index(d);
-      if (e.applies) applies_[i].push_back(c);
-      if (e.enforced) enforced_[i].push_back(c);
-      if (e.default_deny) default_deny_[i].push_back(c);
+      if (e.applies) own_enforcement_.applies[i].push_back(c);
+      if (e.enforced) own_enforcement_.enforced[i].push_back(c);
+      if (e.default_deny) own_enforcement_.default_deny[i].push_back(c);
       for (RuleId r : ev.rules_of(c, d)) subjects_[r].push_back(c);
     }
     auto kind = ev.endpoints()[ev.representative(c)].kind;
@@ -107,6 +107,21 @@ Encoder::Encoder(z3::context& ctx, const ir::Evaluator& ev) : ctx_(ctx), ev_(ev)
           if (std::find(header_names_.begin(), header_names_.end(), name) == header_names_.end())
             header_names_.push_back(name);
         }
+}
+
+// The enforcement another evaluator (same inventory, other policies)
+// assigns to this encoder's classes, through their representatives.
+Enforcement Encoder::enforcement_of(const ir::Evaluator& other) const {
+  Enforcement out;
+  for (uint32_t c = 0; c < class_count_; ++c)
+    for (Direction d : {Direction::Ingress, Direction::Egress}) {
+      auto e = other.enforcement(other.class_of(ev_.representative(c)), d);
+      int i = dir_index(d);
+      if (e.applies) out.applies[i].push_back(c);
+      if (e.enforced) out.enforced[i].push_back(c);
+      if (e.default_deny) out.default_deny[i].push_back(c);
+    }
+  return out;
 }
 
 FlowVars Encoder::flow(const std::string& p) {
@@ -142,6 +157,14 @@ z3::expr Encoder::well_formed(const FlowVars& f) {
   c.push_back(regex_match("[-a-z0-9_.]*", f.dns_name));
   for (const auto& [name, v] : f.header_value) c.push_back(printable_ascii_string(ctx_, v));
   return all_of(ctx_, c);
+}
+
+z3::expr Encoder::readable(const FlowVars& f) {
+  std::vector<z3::expr> methods;
+  for (const char* m : {"GET", "POST", "PUT", "DELETE", "PATCH"})
+    methods.push_back(f.method == ctx_.string_val(m));
+  return any_of(ctx_, methods) && regex_match("/[a-z0-9/._-]*", f.path) &&
+         regex_match("[a-z0-9.-]*", f.host) && regex_match("[a-z0-9.-]*", f.dns_name);
 }
 
 z3::expr Encoder::fix(const FlowVars& f, const ir::Flow& flow) {
@@ -420,7 +443,7 @@ z3::expr Encoder::side_denied_by_rule(Direction d, const FlowVars& f, const Rule
     if (mask && !(*mask)[r]) continue;
     denies.push_back(rule_match(r, f));
   }
-  return in_set(side.subject(f), enforced_[di]) && any_of(ctx_, denies);
+  return in_set(side.subject(f), enforcement_->enforced[di]) && any_of(ctx_, denies);
 }
 
 z3::expr Encoder::side_allowed(Direction d, const FlowVars& f, const RuleMask* mask) {
@@ -437,9 +460,9 @@ z3::expr Encoder::side_allowed(Direction d, const FlowVars& f, const RuleMask* m
   z3::expr localhost = ctx_.bool_val(false);
   if (d == Direction::Ingress && ev_.options().allow_localhost == ir::AllowLocalhost::Always)
     localhost = in_set(S, pod_classes_) && in_set(side.peer(f), host_classes_);
-  return !in_set(S, enforced_[di]) ||
+  return !in_set(S, enforcement_->enforced[di]) ||
          (!any_of(ctx_, denies) &&
-          (any_of(ctx_, allows) || !in_set(S, default_deny_[di]) || localhost));
+          (any_of(ctx_, allows) || !in_set(S, enforcement_->default_deny[di]) || localhost));
 }
 
 z3::expr Encoder::allowed(const FlowVars& f, const RuleMask* mask) {
@@ -520,7 +543,7 @@ z3::expr Encoder::l7_enforced(Direction d, const FlowVars& f, const RuleMask* ma
                         (f.proto == ctx_.bv_val(6, 8) || f.proto == ctx_.bv_val(17, 8) ||
                          f.proto == ctx_.bv_val(132, 8)));
   }
-  return in_set(enforced_side.subject(f), enforced_[dir_index(d)]) && any_of(ctx_, terms);
+  return in_set(enforced_side.subject(f), enforcement_->enforced[dir_index(d)]) && any_of(ctx_, terms);
 }
 
 z3::expr Encoder::l7_allowed(Direction d, const FlowVars& f, ir::L7Kind kind,

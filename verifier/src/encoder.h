@@ -36,6 +36,12 @@ struct FlowVars {
 // Which rules take part (a rule "removed" for redundancy checks is masked).
 using RuleMask = std::vector<bool>;
 
+// Per-direction enforcement of each class: by default the evaluator's; a
+// diff encodes two policy sets over one class partition with their own.
+struct Enforcement {
+  ClassSet applies[2], enforced[2], default_deny[2];  // [0] ingress, [1] egress
+};
+
 class Encoder {
  public:
   Encoder(z3::context& ctx, const ir::Evaluator& ev);
@@ -43,6 +49,10 @@ class Encoder {
   FlowVars flow(const std::string& prefix);
   // Class ids in range, a known protocol, printable L7 strings.
   z3::expr well_formed(const FlowVars& f);
+  // A preference for witnesses that read like real requests (common
+  // methods, plain paths and names); callers try it first and drop it when
+  // it makes the formula unsatisfiable.
+  z3::expr readable(const FlowVars& f);
   // Constrains the variables to one concrete flow (every variable gets a value).
   z3::expr fix(const FlowVars& f, const ir::Flow& flow);
   void assignment(const FlowVars& f, const ir::Flow& flow, z3::expr_vector& vars,
@@ -76,6 +86,11 @@ class Encoder {
   // Regexes that could not be translated (the L7 checks that need them are skipped and said so).
   const std::vector<std::string>& untranslatable() const { return untranslatable_; }
 
+  // The enforcement that formulas built from now on use (nullptr: the
+  // evaluator's own).
+  void use_enforcement(const Enforcement* e) { enforcement_ = e ? e : &own_enforcement_; }
+  Enforcement enforcement_of(const ir::Evaluator& other) const;
+
   uint32_t class_count() const { return class_count_; }
   z3::context& ctx() { return ctx_; }
   const ir::Evaluator& evaluator() const { return ev_; }
@@ -105,7 +120,8 @@ class Encoder {
   unsigned class_bits_ = 1;
   uint32_t world_class_ = 0;
   std::vector<ClassSet> subjects_;   // per rule
-  ClassSet applies_[2], enforced_[2], default_deny_[2];
+  Enforcement own_enforcement_;
+  const Enforcement* enforcement_ = &own_enforcement_;
   ClassSet pod_classes_, host_classes_;
   std::vector<std::string> header_names_;
   std::map<std::string, z3::expr> regex_cache_;

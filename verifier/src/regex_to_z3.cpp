@@ -9,6 +9,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <bitset>
 #include <map>
 #include <memory>
@@ -830,6 +831,11 @@ z3::sort re_sort_of(z3::context& ctx) {
   return ctx.re_sort(str);
 }
 
+int knob(const char* name, int def) {  // EXPERIMENT-ONLY
+  const char* v = std::getenv(name);
+  return v ? std::atoi(v) : def;
+}
+
 class Emitter {
  public:
   explicit Emitter(z3::context& ctx) : ctx_(ctx), re_sort_(re_sort_of(ctx)) {}
@@ -916,7 +922,7 @@ class Emitter {
   // star over a union of ranges when the class is nearly everything.
   z3::expr emit_class_star(const CharClass& cc) {
     if (cc.ascii.all()) return z3::re_full(re_sort_);
-    if (cc.ascii.count() >= 64) {
+    if (int(cc.ascii.count()) >= knob("RX_STAR_COMP", 64)) {
       z3::expr any = z3::re_full(re_sort_);
       return z3::re_complement(concat_of({any, union_of(runs(~cc.ascii)), any}));
     }
@@ -958,6 +964,11 @@ class Emitter {
           return concat_of({n->min == 1 ? one : one.loop(unsigned(n->min), unsigned(n->min)), star});
         }
         z3::expr r = emit(x);
+        if (n->max > 0 && n->max <= knob("RX_LOOP_EXPAND", 0)) {
+          std::vector<z3::expr> parts(size_t(n->min), r);
+          for (int i = n->min; i < n->max; ++i) parts.push_back(z3::option(r));
+          return concat_of(parts);
+        }
         if (n->min == 0 && n->max < 0) return z3::star(r);
         if (n->min == 1 && n->max < 0) return z3::plus(r);
         if (n->min == 0 && n->max == 1) return z3::option(r);
@@ -1001,6 +1012,10 @@ RegexTranslation translate_re2(z3::context& ctx, const std::string& pattern) {
 }
 
 z3::expr printable_ascii_regex(z3::context& ctx) {
+  if (knob("RX_PRINTABLE", 1) == 2) {
+    z3::expr_vector v = ctx.parse_string("(declare-const x String)(assert (str.in_re x (re.comp (re.++ re.all (re.union (re.range \"\\u{0}\" \"\\u{1f}\") (re.range \"\\u{7f}\" \"\\u{2ffff}\")) re.all))))");
+    return v[0].arg(1);
+  }
   z3::expr lo(ctx, Z3_mk_lstring(ctx, 1, " "));
   z3::expr hi(ctx, Z3_mk_lstring(ctx, 1, "~"));
   return z3::star(z3::range(lo, hi));

@@ -109,6 +109,14 @@ class Evaluator {
 
   Decision decide(const Flow& flow) const;
 
+  // Why one rule does or does not match a flow (cnpc query --explain).
+  struct RuleTrace {
+    bool selects_subject = false;  // its subject selector selects the rule's side
+    bool peer_matches = false;
+    bool l4_matches = false;
+  };
+  RuleTrace trace(RuleId r, const Flow& flow) const;
+
   // Identity classes: endpoints that every rule treats alike (same kind,
   // same selector matches, same named ports and DNS cache when used).
   size_t identity_count() const;

@@ -64,4 +64,41 @@ class FlowDecider {
 
 std::string describe(const ir::Evaluator& ev, const ir::Flow& flow);
 
+// ------------------------------------------------------------------ diff
+
+struct PortRange {
+  uint16_t first = 0, last = 0;
+  bool operator==(const PortRange&) const = default;
+};
+
+// Flows whose verdict differs between two policy sets, grouped by what
+// changed and why: sources and destinations that behave alike on the same
+// ports with the same rules responsible are one group.
+struct DiffGroup {
+  enum class Change { NewlyAllowed, NewlyDenied, RequestNewlyAllowed, RequestNewlyDenied };
+  Change change = Change::NewlyAllowed;
+  std::vector<std::string> sources, destinations;  // endpoint names (world as cidr:IP)
+  ir::Proto proto = ir::Proto::TCP;
+  std::vector<PortRange> ports;  // ICMP: types
+  std::string side;              // "egress" / "ingress": where the verdict changed
+  std::vector<ir::Origin> base_rules, head_rules;  // responsible on each side
+  Witness witness;                                 // decided by both evaluators
+};
+
+struct DiffResult {
+  std::vector<DiffGroup> groups;
+  bool truncated = false;  // more differences than the report cap
+  bool unknown = false;    // the solver gave up: the list may be incomplete
+};
+
+struct DiffInput {
+  const ir::PolicySet* base = nullptr;
+  const ir::PolicySet* head = nullptr;
+  const ir::Inventory* inventory = nullptr;
+  ir::EvalOptions eval;
+  std::vector<ir::DnsCacheEntry> dns;
+};
+DiffResult diff(const DiffInput& input, const Options& options, size_t max_pairs = 200);
+std::string to_string(DiffGroup::Change c);
+
 }  // namespace cnpc::verifier
