@@ -44,7 +44,7 @@ std::string origin_text(const ir::Origin& o) {
 
 // Runs jobs on `jobs` threads; each thread owns a context and an encoder.
 using Job = std::function<void(Encoder&, std::vector<Finding>&)>;
-std::vector<Finding> run(const ir::Evaluator& ev, const Options& options,
+std::vector<Finding> run(const std::shared_ptr<const ClassModel>& model, const Options& options,
                          const std::vector<Job>& jobs) {
   std::vector<std::vector<Finding>> results(jobs.size());
   std::atomic<size_t> next{0};
@@ -52,10 +52,11 @@ std::vector<Finding> run(const ir::Evaluator& ev, const Options& options,
   std::string error;
   auto worker = [&] {
     z3::context ctx;
-    Encoder enc(ctx, ev);
+    Encoder enc(ctx, model);
     for (size_t i = next++; i < jobs.size(); i = next++) {
       try {
         jobs[i](enc, results[i]);
+        enc.restrict_to(nullptr);
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(error_mu);
         if (error.empty()) error = e.what();
@@ -123,6 +124,8 @@ void shadowed_allow(Encoder& enc, RuleId r, const Options& opt, std::vector<Find
   const ir::Evaluator& ev = enc.evaluator();
   const ir::Rule& rule = ev.policies().rules[r];
   auto& ctx = enc.ctx();
+  const ClassSet domain = enc.subjects(r);  // rule_match keeps the subject inside it
+  enc.restrict_to(&domain);
   FlowVars f = enc.flow("f_");
   z3::expr base = enc.well_formed(f) && enc.rule_match(r, f);
   std::optional<z3::model> m;
@@ -154,11 +157,14 @@ void redundant(Encoder& enc, RuleId r, const Options& opt, std::vector<Finding>&
   const ir::Rule& rule = ps.rules[r];
   if (!removal_keeps_sections(ps, r)) return;
   auto& ctx = enc.ctx();
+  const ClassSet domain = enc.subjects(r);
+  enc.restrict_to(&domain);
   FlowVars f = enc.flow("f_");
   const Direction d = rule.direction;
   RuleMask mask(ps.rules.size(), true);
   mask[r] = false;
-  z3::expr wf = enc.well_formed(f);
+  const z3::expr& subject = rule.direction == Direction::Ingress ? f.dst : f.src;
+  z3::expr wf = enc.well_formed(f) && enc.in_set(subject, domain);
   // The rule must matter somewhere to be called redundant (not dead).
   std::optional<z3::model> m;
   Sat any = check(ctx, wf && enc.rule_match(r, f), opt.timeout_ms, &m);
@@ -212,6 +218,8 @@ void l7_voided(Encoder& enc, RuleId r, size_t j, const Options& opt, std::vector
   const ir::PortRule& pr = rule.port_rules[j];
   if (pr.l7.kind != ir::L7Kind::Http && pr.l7.kind != ir::L7Kind::Dns) return;
   auto& ctx = enc.ctx();
+  const ClassSet domain = enc.subjects(r);
+  enc.restrict_to(&domain);
   FlowVars f = enc.flow("f_");
   const Direction d = rule.direction;
   const bool egress = d == Direction::Egress;
@@ -254,6 +262,7 @@ void parser_conflict(Encoder& enc, RuleId a, size_t ja, RuleId b, size_t jb, con
   const ir::Evaluator& ev = enc.evaluator();
   const auto& ps = ev.policies();
   auto& ctx = enc.ctx();
+  enc.restrict_to(nullptr);
   FlowVars f = enc.flow("f_");
   z3::expr formula = enc.well_formed(f) && enc.rule_match(a, f) && enc.port_rule_first(a, ja, f) &&
                      enc.rule_match(b, f) && enc.port_rule_first(b, jb, f);
@@ -332,6 +341,8 @@ void isolated(Encoder& enc, const ClassGroup& g, Direction d, const Options& opt
   FlowVars f = enc.flow("f_");
   const bool egress = d == Direction::Egress;
   const uint32_t cls = g.classes.front();
+  const ClassSet domain = {cls};
+  enc.restrict_to(&domain);
   const unsigned bits = f.src.get_sort().bv_size();
   z3::expr subject = (egress ? f.src : f.dst) == ctx.bv_val(cls, bits);
   z3::expr peer = egress ? f.dst : f.src;
@@ -361,6 +372,8 @@ void dns_blocked(Encoder& enc, const ClassGroup& g, const std::vector<uint32_t>&
   auto& ctx = enc.ctx();
   FlowVars f = enc.flow("f_");
   const uint32_t cls = g.classes.front();
+  const ClassSet domain = {cls};
+  enc.restrict_to(&domain);
   const unsigned bits = f.src.get_sort().bv_size();
   auto specs = enforcing_specs(ev, cls, Direction::Egress);
   if (specs.empty()) return;
@@ -506,7 +519,8 @@ std::vector<Finding> lint(const ir::Evaluator& ev, const Options& options, bool 
     for (const auto& g : group_classes(ev, Direction::Egress))
       jobs.push_back([g, dns_classes, &options](Encoder& e, auto& out) { dns_blocked(e, g, dns_classes, options, out); });
 
-  findings = run(ev, options, jobs);
+  auto model = std::make_shared<const ClassModel>(ev);
+  findings = run(model, options, jobs);
   // A shadowed allow is also redundant; the shadowing is the news.
   std::vector<ir::SourceLocation> shadowed;
   for (const auto& f : findings)
@@ -520,7 +534,7 @@ std::vector<Finding> lint(const ir::Evaluator& ev, const Options& options, bool 
   // Regexes the translation could not take: said once each.
   {
     z3::context ctx;
-    Encoder enc(ctx, ev);
+    Encoder enc(ctx, model);
     FlowVars f = enc.flow("u_");
     for (const auto& r : ps.rules)
       for (const auto& pr : r.port_rules) {

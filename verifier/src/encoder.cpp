@@ -79,24 +79,54 @@ bool contains(const ClassSet& s, uint32_t c) { return std::binary_search(s.begin
 
 }  // namespace
 
-Encoder::Encoder(z3::context& ctx, const ir::Evaluator& ev) : ctx_(ctx), ev_(ev) {
-  class_count_ = uint32_t(ev.class_count());
-  while ((1u << class_bits_) < class_count_ + 1) ++class_bits_;
-  world_class_ = ev.class_of(ev.world());
+ClassModel::ClassModel(const ir::Evaluator& ev) : ev(ev) {
+  class_count = uint32_t(ev.class_count());
+  while ((1u << class_bits) < class_count + 1) ++class_bits;
+  world_class = ev.class_of(ev.world());
   const auto& rules = ev.policies().rules;
-  subjects_.resize(rules.size());
-  for (uint32_t c = 0; c < class_count_; ++c) {
+  subjects.resize(rules.size());
+  for (uint32_t c = 0; c < class_count; ++c) {
     for (Direction d : {Direction::Ingress, Direction::Egress}) {
       auto e = ev.enforcement(c, d);
       int i = dir_index(d);
-      if (e.applies) own_enforcement_.applies[i].push_back(c);
-      if (e.enforced) own_enforcement_.enforced[i].push_back(c);
-      if (e.default_deny) own_enforcement_.default_deny[i].push_back(c);
-      for (RuleId r : ev.rules_of(c, d)) subjects_[r].push_back(c);
+      if (e.applies) enforcement.applies[i].push_back(c);
+      if (e.enforced) enforcement.enforced[i].push_back(c);
+      if (e.default_deny) enforcement.default_deny[i].push_back(c);
+      for (RuleId r : ev.rules_of(c, d)) subjects[r].push_back(c);
     }
     auto kind = ev.endpoints()[ev.representative(c)].kind;
-    if (kind == ir::Endpoint::Kind::Pod) pod_classes_.push_back(c);
-    if (kind == ir::Endpoint::Kind::Host) host_classes_.push_back(c);
+    if (kind == ir::Endpoint::Kind::Pod) pod_classes.push_back(c);
+    if (kind == ir::Endpoint::Kind::Host) host_classes.push_back(c);
+  }
+  // Requirements make a peer's classes depend on the subject's; without
+  // any, one subject stands for all.
+  const bool any_requires = std::any_of(rules.begin(), rules.end(),
+                                        [](const ir::Rule& r) { return !r.requires_.empty(); });
+  peer_groups.resize(rules.size());
+  for (RuleId r = 0; r < rules.size(); ++r) {
+    const auto& rule = rules[r];
+    if (!rule.peers) continue;
+    peer_groups[r].resize(rule.peers->size());
+    for (size_t i = 0; i < rule.peers->size(); ++i) {
+      auto kind = (*rule.peers)[i].kind;
+      if (kind != ir::Peer::Kind::Endpoints && kind != ir::Peer::Kind::Entity &&
+          kind != ir::Peer::Kind::Nodes)
+        continue;
+      if (subjects[r].empty()) continue;
+      auto peers_for = [&](uint32_t s) {
+        ClassSet set;
+        for (uint32_t pc = 0; pc < class_count; ++pc)
+          if (ev.peer_class_matches(r, i, s, pc)) set.push_back(pc);
+        return set;
+      };
+      if (!any_requires) {
+        peer_groups[r][i].push_back({subjects[r], peers_for(subjects[r].front())});
+        continue;
+      }
+      std::map<ClassSet, ClassSet> by_peers;
+      for (uint32_t s : subjects[r]) by_peers[peers_for(s)].push_back(s);
+      for (auto& [peers, subj] : by_peers) peer_groups[r][i].push_back({subj, peers});
+    }
   }
   for (const auto& r : rules)
     for (const auto& pr : r.port_rules)
@@ -104,16 +134,33 @@ Encoder::Encoder(z3::context& ctx, const ir::Evaluator& ev) : ctx_(ctx), ev_(ev)
         for (const auto& hd : h.headers) {
           std::string name = hd.name;
           for (auto& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-          if (std::find(header_names_.begin(), header_names_.end(), name) == header_names_.end())
-            header_names_.push_back(name);
+          if (std::find(header_names.begin(), header_names.end(), name) == header_names.end())
+            header_names.push_back(name);
         }
+}
+
+Encoder::Encoder(z3::context& ctx, const ir::Evaluator& ev)
+    : Encoder(ctx, std::make_shared<const ClassModel>(ev)) {}
+
+Encoder::Encoder(z3::context& ctx, std::shared_ptr<const ClassModel> model)
+    : ctx_(ctx), model_(std::move(model)), ev_(model_->ev), enforcement_(&model_->enforcement) {}
+
+bool Encoder::in_domain(RuleId r) const {
+  if (!domain_) return true;
+  const ClassSet& s = model_->subjects[r];
+  auto a = s.begin(), b = domain_->begin();
+  while (a != s.end() && b != domain_->end()) {
+    if (*a == *b) return true;
+    if (*a < *b) ++a; else ++b;
+  }
+  return false;
 }
 
 // The enforcement another evaluator (same inventory, other policies)
 // assigns to this encoder's classes, through their representatives.
 Enforcement Encoder::enforcement_of(const ir::Evaluator& other) const {
   Enforcement out;
-  for (uint32_t c = 0; c < class_count_; ++c)
+  for (uint32_t c = 0; c < model_->class_count; ++c)
     for (Direction d : {Direction::Ingress, Direction::Egress}) {
       auto e = other.enforcement(other.class_of(ev_.representative(c)), d);
       int i = dir_index(d);
@@ -127,13 +174,13 @@ Enforcement Encoder::enforcement_of(const ir::Evaluator& other) const {
 FlowVars Encoder::flow(const std::string& p) {
   auto bv = [&](const char* name, unsigned w) { return ctx_.bv_const((p + name).c_str(), w); };
   auto str = [&](const char* name) { return ctx_.string_const((p + name).c_str()); };
-  FlowVars f{bv("src", class_bits_), bv("dst", class_bits_), ctx_.bool_const((p + "v6").c_str()),
+  FlowVars f{bv("src", model_->class_bits), bv("dst", model_->class_bits), ctx_.bool_const((p + "v6").c_str()),
              bv("src_ip4", 32),      bv("dst_ip4", 32),      bv("src_ip6", 128),
              bv("dst_ip6", 128),     bv("proto", 8),         bv("port", 16),
              bv("icmp", 8),          str("method"),          str("path"),
              str("host"),            {},                     {},
              str("dns")};
-  for (const auto& h : header_names_) {
+  for (const auto& h : model_->header_names) {
     f.header_present.emplace_back(h, ctx_.bool_const((p + "hp_" + h).c_str()));
     f.header_value.emplace_back(h, ctx_.string_const((p + "hv_" + h).c_str()));
   }
@@ -141,7 +188,7 @@ FlowVars Encoder::flow(const std::string& p) {
 }
 
 z3::expr Encoder::well_formed(const FlowVars& f) {
-  std::vector<z3::expr> c = {z3::ult(f.src, cls(class_count_)), z3::ult(f.dst, cls(class_count_))};
+  std::vector<z3::expr> c = {z3::ult(f.src, cls(model_->class_count)), z3::ult(f.dst, cls(model_->class_count))};
   std::vector<z3::expr> protos;
   for (int p : {1, 6, 17, 58, 132}) protos.push_back(f.proto == ctx_.bv_val(p, 8));
   c.push_back(any_of(ctx_, protos));
@@ -216,8 +263,8 @@ void Encoder::assignment(const FlowVars& f, const ir::Flow& flow, z3::expr_vecto
   set(f.method, ctx_.string_val(flow.l7 ? req.http.method : "GET"));
   set(f.path, ctx_.string_val(flow.l7 ? req.http.path : "/"));
   set(f.host, ctx_.string_val(req.http.host));
-  for (size_t i = 0; i < header_names_.size(); ++i) {
-    const auto& name = header_names_[i];
+  for (size_t i = 0; i < model_->header_names.size(); ++i) {
+    const auto& name = model_->header_names[i];
     auto it = std::find_if(req.http.headers.begin(), req.http.headers.end(), [&](const auto& h) {
       std::string n = h.first;
       for (auto& ch : n) ch = char(std::tolower(static_cast<unsigned char>(ch)));
@@ -256,8 +303,8 @@ ir::Flow Encoder::extract(const z3::model& m, const FlowVars& f, ir::L7Kind requ
     a.bytes[3] = uint8_t(v);
     return a;
   };
-  if (src_cls == world_class_) flow.src_ip = ip(f.src_ip4, f.src_ip6);
-  if (dst_cls == world_class_) flow.dst_ip = ip(f.dst_ip4, f.dst_ip6);
+  if (src_cls == model_->world_class) flow.src_ip = ip(f.src_ip4, f.src_ip6);
+  if (dst_cls == model_->world_class) flow.dst_ip = ip(f.dst_ip4, f.dst_ip6);
   if (request != ir::L7Kind::None) {
     ir::L7Request req;
     req.kind = request;
@@ -266,9 +313,9 @@ ir::Flow Encoder::extract(const z3::model& m, const FlowVars& f, ir::L7Kind requ
       req.http.method = str(f.method);
       req.http.path = str(f.path);
       req.http.host = str(f.host);
-      for (size_t i = 0; i < header_names_.size(); ++i)
+      for (size_t i = 0; i < model_->header_names.size(); ++i)
         if (m.eval(f.header_present[i].second, true).is_true())
-          req.http.headers.emplace_back(header_names_[i], str(f.header_value[i].second));
+          req.http.headers.emplace_back(model_->header_names[i], str(f.header_value[i].second));
     } else if (request == ir::L7Kind::Dns) {
       req.dns_name = str(f.dns_name);
     }
@@ -279,7 +326,7 @@ ir::Flow Encoder::extract(const z3::model& m, const FlowVars& f, ir::L7Kind requ
 
 z3::expr Encoder::in_set(const z3::expr& c, const ClassSet& set) {
   if (set.empty()) return ctx_.bool_val(false);
-  if (set.size() == class_count_) return z3::ult(c, cls(class_count_));
+  if (set.size() == model_->class_count) return z3::ult(c, cls(model_->class_count));
   // Runs of consecutive ids become ranges.
   std::vector<z3::expr> terms;
   for (size_t i = 0; i < set.size();) {
@@ -322,25 +369,17 @@ z3::expr Encoder::peer_match(RuleId r, const FlowVars& f) {
       case ir::Peer::Kind::Endpoints:
       case ir::Peer::Kind::Entity:
       case ir::Peer::Kind::Nodes: {
-        // Group the rule's subject classes by the peer classes they admit
-        // (fromRequires make that depend on the subject).
-        std::map<ClassSet, ClassSet> by_peers;
-        for (uint32_t s : subjects_[r]) {
-          ClassSet peer_set;
-          for (uint32_t pc = 0; pc < class_count_; ++pc)
-            if (ev_.peer_class_matches(r, i, s, pc)) peer_set.push_back(pc);
-          by_peers[peer_set].push_back(s);
-        }
-        if (by_peers.size() == 1) {
-          terms.push_back(in_set(P, by_peers.begin()->first));
+        const auto& groups = model_->peer_groups[r][i];
+        if (groups.size() == 1) {
+          terms.push_back(in_set(P, groups.front().second));
         } else {
-          for (const auto& [peer_set, subj] : by_peers)
+          for (const auto& [subj, peer_set] : groups)
             terms.push_back(in_set(S, subj) && in_set(P, peer_set));
         }
         break;
       }
       case ir::Peer::Kind::Cidr: {
-        z3::expr m = P == cls(world_class_) &&
+        z3::expr m = P == cls(model_->world_class) &&
                      cidr_match(p.cidr, side.peer_ip4(f), side.peer_ip6(f), f.v6);
         for (const auto& ex : p.except) m = m && !cidr_match(ex, side.peer_ip4(f), side.peer_ip6(f), f.v6);
         terms.push_back(m);
@@ -357,7 +396,7 @@ z3::expr Encoder::peer_match(RuleId r, const FlowVars& f) {
             ips.push_back(ip.v6 ? (f.v6 && side.peer_ip6(f) == ip6_val(ctx_, ip))
                                 : (!f.v6 && side.peer_ip4(f) == ctx_.bv_val(ip4_value(ip), 32)));
         }
-        terms.push_back(P == cls(world_class_) && any_of(ctx_, ips));
+        terms.push_back(P == cls(model_->world_class) && any_of(ctx_, ips));
         break;
       }
       case ir::Peer::Kind::Unresolved: break;
@@ -382,7 +421,7 @@ z3::expr Encoder::port_match(const ir::PortMatch& pm, const FlowVars& f, Directi
         terms.push_back(on_proto && f.port == ctx_.bv_val(unsigned(*port), 16));
       continue;
     }
-    for (uint32_t c = 0; c < class_count_; ++c)
+    for (uint32_t c = 0; c < model_->class_count; ++c)
       if (auto port = ev_.named_port(d, ev_.representative(c), pm.name, proto))
         terms.push_back(on_proto && f.dst == cls(c) && f.port == ctx_.bv_val(unsigned(*port), 16));
   }
@@ -430,7 +469,7 @@ z3::expr Encoder::l4_match(RuleId r, const FlowVars& f) {
 z3::expr Encoder::rule_match(RuleId r, const FlowVars& f) {
   const ir::Rule& rule = ev_.policies().rules[r];
   const Side side{rule.direction == Direction::Egress};
-  return in_set(side.subject(f), subjects_[r]) && peer_match(r, f) && l4_match(r, f);
+  return in_set(side.subject(f), model_->subjects[r]) && peer_match(r, f) && l4_match(r, f);
 }
 
 z3::expr Encoder::side_denied_by_rule(Direction d, const FlowVars& f, const RuleMask* mask) {
@@ -441,6 +480,7 @@ z3::expr Encoder::side_denied_by_rule(Direction d, const FlowVars& f, const Rule
   for (RuleId r = 0; r < rules.size(); ++r) {
     if (rules[r].direction != d || rules[r].action != ir::Action::Deny) continue;
     if (mask && !(*mask)[r]) continue;
+    if (!in_domain(r)) continue;
     denies.push_back(rule_match(r, f));
   }
   return in_set(side.subject(f), enforcement_->enforced[di]) && any_of(ctx_, denies);
@@ -455,11 +495,12 @@ z3::expr Encoder::side_allowed(Direction d, const FlowVars& f, const RuleMask* m
   for (RuleId r = 0; r < rules.size(); ++r) {
     if (rules[r].direction != d) continue;
     if (mask && !(*mask)[r]) continue;
+    if (!in_domain(r)) continue;
     (rules[r].action == ir::Action::Allow ? allows : denies).push_back(rule_match(r, f));
   }
   z3::expr localhost = ctx_.bool_val(false);
   if (d == Direction::Ingress && ev_.options().allow_localhost == ir::AllowLocalhost::Always)
-    localhost = in_set(S, pod_classes_) && in_set(side.peer(f), host_classes_);
+    localhost = in_set(S, model_->pod_classes) && in_set(side.peer(f), model_->host_classes);
   return !in_set(S, enforcement_->enforced[di]) ||
          (!any_of(ctx_, denies) &&
           (any_of(ctx_, allows) || !in_set(S, enforcement_->default_deny[di]) || localhost));
@@ -502,8 +543,8 @@ z3::expr Encoder::http_rules_match(const ir::L7Rules& l7, const FlowVars& f) {
     for (const auto& want : h.headers) {
       std::string name = want.name;
       for (auto& ch : name) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-      for (size_t i = 0; i < header_names_.size(); ++i) {
-        if (header_names_[i] != name) continue;
+      for (size_t i = 0; i < model_->header_names.size(); ++i) {
+        if (model_->header_names[i] != name) continue;
         z3::expr m = f.header_present[i].second;
         if (want.value) m = m && f.header_value[i].second == ctx_.string_val(*want.value);
         c.push_back(m);
@@ -535,8 +576,9 @@ z3::expr Encoder::l7_enforced(Direction d, const FlowVars& f, const RuleMask* ma
     const auto& rule = rules[r];
     if (rule.direction != d || rule.action != ir::Action::Allow) continue;
     if (mask && !(*mask)[r]) continue;
+    if (!in_domain(r)) continue;
     const Side side{d == Direction::Egress};
-    z3::expr base = in_set(side.subject(f), subjects_[r]) && peer_match(r, f);
+    z3::expr base = in_set(side.subject(f), model_->subjects[r]) && peer_match(r, f);
     for (size_t j = 0; j < rule.port_rules.size(); ++j)
       if (rule.port_rules[j].l7.kind != ir::L7Kind::None)
         terms.push_back(base && port_rule_first(r, j, f) &&
@@ -566,7 +608,8 @@ z3::expr Encoder::l7_allowed(Direction d, const FlowVars& f, ir::L7Kind kind,
     const auto& rule = rules[r];
     if (rule.direction != d || rule.action != ir::Action::Allow) continue;
     if (mask && !(*mask)[r]) continue;
-    z3::expr base = in_set(side.subject(f), subjects_[r]) && peer_match(r, f) && l4proto;
+    if (!in_domain(r)) continue;
+    z3::expr base = in_set(side.subject(f), model_->subjects[r]) && peer_match(r, f) && l4proto;
     if (rule.port_rules.empty() && rule.icmps.empty()) {
       matches.push_back({base, ctx_.bv_val(0, 16), ctx_.bv_val(0, 16), &kNone, false});
       continue;
@@ -578,7 +621,7 @@ z3::expr Encoder::l7_allowed(Direction d, const FlowVars& f, ir::L7Kind kind,
   }
   std::vector<z3::expr> ok;
   if (d == Direction::Ingress && ev_.options().allow_localhost == ir::AllowLocalhost::Always)
-    ok.push_back(in_set(side.subject(f), pod_classes_) && in_set(side.peer(f), host_classes_));
+    ok.push_back(in_set(side.subject(f), model_->pod_classes) && in_set(side.peer(f), model_->host_classes));
   for (const auto& a : matches) {
     if (a.l7->kind == ir::L7Kind::None) {
       // The L7 wildcard. For HTTP and Kafka any allow without L7 counts

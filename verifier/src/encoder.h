@@ -8,6 +8,7 @@
 #include <z3++.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,9 +43,27 @@ struct Enforcement {
   ClassSet applies[2], enforced[2], default_deny[2];  // [0] ingress, [1] egress
 };
 
+// Everything about the class partition that formulas need, computed once
+// and shared (read-only) by the encoders of all worker threads.
+struct ClassModel {
+  explicit ClassModel(const ir::Evaluator& ev);
+  const ir::Evaluator& ev;
+  uint32_t class_count = 0;
+  unsigned class_bits = 1;
+  uint32_t world_class = 0;
+  std::vector<ClassSet> subjects;  // per rule: the classes it selects
+  // Per rule, per peer (selector kinds): the peer classes it admits, grouped
+  // by the subject classes that admit them (fromRequires depend on the subject).
+  std::vector<std::vector<std::vector<std::pair<ClassSet, ClassSet>>>> peer_groups;
+  Enforcement enforcement;
+  ClassSet pod_classes, host_classes;
+  std::vector<std::string> header_names;  // lower-case names the HTTP rules test
+};
+
 class Encoder {
  public:
   Encoder(z3::context& ctx, const ir::Evaluator& ev);
+  Encoder(z3::context& ctx, std::shared_ptr<const ClassModel> model);
 
   FlowVars flow(const std::string& prefix);
   // Class ids in range, a known protocol, printable L7 strings.
@@ -61,7 +80,7 @@ class Encoder {
   ir::Flow extract(const z3::model& m, const FlowVars& f, ir::L7Kind request);
 
   z3::expr in_set(const z3::expr& cls, const ClassSet& set);
-  const ClassSet& subjects(ir::RuleId r) { return subjects_[r]; }
+  const ClassSet& subjects(ir::RuleId r) { return model_->subjects[r]; }
 
   // One rule's match for its own direction (subject, peer, L3/L4).
   z3::expr rule_match(ir::RuleId r, const FlowVars& f);
@@ -88,10 +107,14 @@ class Encoder {
 
   // The enforcement that formulas built from now on use (nullptr: the
   // evaluator's own).
-  void use_enforcement(const Enforcement* e) { enforcement_ = e ? e : &own_enforcement_; }
+  void use_enforcement(const Enforcement* e) { enforcement_ = e ? e : &model_->enforcement; }
+  // Side formulas built from now on leave out rules that select no class of
+  // `domain` (nullptr: no restriction). Only sound for flows whose subject
+  // is in the domain: callers constrain it.
+  void restrict_to(const ClassSet* domain) { domain_ = domain; }
   Enforcement enforcement_of(const ir::Evaluator& other) const;
 
-  uint32_t class_count() const { return class_count_; }
+  uint32_t class_count() const { return model_->class_count; }
   z3::context& ctx() { return ctx_; }
   const ir::Evaluator& evaluator() const { return ev_; }
 
@@ -112,18 +135,14 @@ class Encoder {
   z3::expr cidr_match(const ir::Cidr& c, const z3::expr& ip4, const z3::expr& ip6,
                       const z3::expr& v6);
   z3::expr regex_match(const std::string& pattern, const z3::expr& s);
-  z3::expr cls(uint32_t id) { return ctx_.bv_val(id, class_bits_); }
+  z3::expr cls(uint32_t id) { return ctx_.bv_val(id, model_->class_bits); }
+  bool in_domain(ir::RuleId r) const;
 
   z3::context& ctx_;
+  std::shared_ptr<const ClassModel> model_;
   const ir::Evaluator& ev_;
-  uint32_t class_count_ = 0;
-  unsigned class_bits_ = 1;
-  uint32_t world_class_ = 0;
-  std::vector<ClassSet> subjects_;   // per rule
-  Enforcement own_enforcement_;
-  const Enforcement* enforcement_ = &own_enforcement_;
-  ClassSet pod_classes_, host_classes_;
-  std::vector<std::string> header_names_;
+  const Enforcement* enforcement_;
+  const ClassSet* domain_ = nullptr;
   std::map<std::string, z3::expr> regex_cache_;
   std::vector<std::string> untranslatable_;
 };
