@@ -9,6 +9,7 @@
 
 #include "cnpc/compiler/frontend.h"
 #include "cnpc/ir/evaluator.h"
+#include "cnpc/ir/synthesize.h"
 #include "cnpc/verifier/verifier.h"
 #include "support/random_cluster.h"
 
@@ -132,5 +133,35 @@ TEST(Differential, SampleEveryPairAndPort) {
             EXPECT_TRUE(agree(ev, z3, f, t, &why)) << why << ": " << verifier::describe(ev, f);
           }
         }
+  EXPECT_EQ(t.unknown, 0u);
+}
+
+// Every corpus file that loads, over an inventory synthesized from its own
+// selectors, with random flows.
+TEST(Differential, CorpusWithSynthesizedInventory) {
+  namespace fs = std::filesystem;
+  const fs::path corpus = fs::path(CNPC_SHARED_DIR) / "corpus";
+  if (!fs::exists(corpus)) GTEST_SKIP() << "corpus not found at " << corpus;
+  Tally t;
+  size_t files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(corpus)) {
+    auto ext = entry.path().extension();
+    if (!entry.is_regular_file() || (ext != ".yaml" && ext != ".json")) continue;
+    frontend::LoadResult r;
+    ir::Diagnostics diags;
+    std::vector<std::string> paths = {entry.path().string()};
+    frontend::load_paths(paths, {}, r, diags);
+    if (diags.has_errors() || r.policies.rules.empty()) continue;
+    ++files;
+    ir::Inventory inv = r.inventory.endpoints.empty() ? ir::synthesize_inventory(r.policies) : r.inventory;
+    ir::Evaluator ev(r.policies, inv);
+    verifier::FlowDecider z3(ev, {});
+    for (const auto& flow : cnpc::testing::random_flows(ev, files, 300)) {
+      std::string why;
+      EXPECT_TRUE(agree(ev, z3, flow, t, &why))
+          << entry.path() << ": " << why << ": " << verifier::describe(ev, flow);
+    }
+  }
+  std::printf("corpus differential: %zu files, %zu flows, %zu unknown\n", files, t.flows, t.unknown);
   EXPECT_EQ(t.unknown, 0u);
 }
