@@ -1,6 +1,7 @@
 // The cnpc driver: thin subcommands over the stage libraries.
 #pragma once
 
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -90,6 +91,18 @@ struct MapOptions {
   std::string flows_file;      // observed flows (Hubble jsonpb lines): the observed map
 };
 int run_map(const MapOptions& options);
+
+struct CompileOptions {
+  InputOptions input;
+  std::string output_dir;
+  std::string mode = "auto";   // auto | inline | table
+  bool explain = false;        // print the cost model's choices
+  bool no_events = false;
+  std::string clang = "clang";
+  std::string bpf_include;     // default: the source tree's bpf-runtime/include
+  unsigned jobs = 2;
+};
+int run_compile(const CompileOptions& options);
 
 // Rendering of diagnostics.
 std::string render_diagnostics_text(const ir::Diagnostics& diags, bool color);

@@ -116,6 +116,21 @@ int main(int argc, char** argv) {
   map_cmd->footer(
       "Example:\n  cnpc map policies/ --inventory cluster.yaml -o svg --output-file map.svg");
 
+  CompileOptions compile;
+  auto* compile_cmd = app.add_subcommand("compile", "Generate and compile the eBPF bundle for a node agent");
+  add_input_options(*compile_cmd, compile.input, true);
+  compile_cmd->add_option("-o,--output", compile.output_dir, "Bundle directory (replaced atomically)")->required();
+  compile_cmd->add_flag("--explain-codegen", compile.explain, "Print the cost model's choice per program");
+  compile_cmd->add_option("--codegen-mode", compile.mode, "Force inline compare chains or tables")
+      ->check(CLI::IsMember({"auto", "inline", "table"}));
+  compile_cmd->add_flag("--no-events", compile.no_events, "Programs without ring-buffer verdict events");
+  compile_cmd->add_option("--clang", compile.clang, "The clang that compiles BPF C");
+  compile_cmd->add_option("--bpf-include", compile.bpf_include, "Directory with cnpc/bpf/cnpc.h");
+  compile_cmd->add_option("--jobs", compile.jobs, "Parallel compiles")->check(CLI::Range(1u, 64u));
+  compile_cmd->footer(
+      "Example:\n  cnpc compile policies/ --inventory cluster.yaml -o bundle/ --explain-codegen\n"
+      "A failed compile leaves the previous bundle untouched (exit 3; 2 for input errors).");
+
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
   try {
@@ -146,6 +161,13 @@ int main(int argc, char** argv) {
       return run_query(query);
     }
     if (*diff_cmd) return run_diff(diff);
+    if (*compile_cmd) {
+      if (compile.input.inventory.empty()) {
+        std::cerr << "cnpc compile: error: --inventory is required (programs are per endpoint identity)\n";
+        return kExitUsage;
+      }
+      return run_compile(compile);
+    }
     if (*map_cmd) {
       if (map.input.paths.empty() && map.flows_file.empty()) {
         std::cerr << "cnpc map: error: give policy paths, or --flows FILE\n";

@@ -79,6 +79,8 @@ constexpr CheckInfo kChecks[] = {
      "The solver could not decide a check within the timeout; nothing is claimed about it."},
     {"CNPC0310", "l7-untranslatable", Severity::Note,
      "An L7 regex uses a construct the verifier cannot translate to Z3; L7 checks skip it."},
+    {"CNPC0401", "codegen-failed", Severity::Error,
+     "The bundle could not be generated or compiled; any previous bundle is left untouched."},
 };
 }  // namespace
 

@@ -1,0 +1,226 @@
+/* Shared by every program cnpc generates: packet parsing, the identity
+ * lookup (ipcache), verdict marks and flow events. The C++ side mirrors the
+ * structs in cnpc/runtime/abi.h; keep the two in step (static_asserts there).
+ *
+ * Verdict of a program run: the tc return code (TC_ACT_OK / TC_ACT_SHOT)
+ * plus skb->mark = CNPC_MARK | verdict << 8 | reason, which the agent's
+ * proxy rules and the tests read. */
+#ifndef CNPC_BPF_H
+#define CNPC_BPF_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#define CNPC_MARK 0xC0000000u
+#define CNPC_MARK_MASK 0xFFFF0000u
+
+/* Verdicts */
+#define CNPC_ALLOW 1
+#define CNPC_DROP 2
+#define CNPC_REDIRECT 3 /* allowed, to the L7 proxy */
+#define CNPC_AUDIT 4    /* would drop; forwarded in audit mode */
+
+/* Reasons */
+#define CNPC_REASON_NONE 0
+#define CNPC_REASON_POLICY_DENIED 1 /* default deny, no allow rule */
+#define CNPC_REASON_POLICY_DENY 2   /* an explicit deny rule */
+#define CNPC_REASON_MALFORMED 3     /* truncated or invalid headers */
+#define CNPC_REASON_FRAGMENT 4      /* a non-first fragment: no L4 header */
+
+/* Directions (of the endpoint the program enforces for) */
+#define CNPC_DIR_INGRESS 0
+#define CNPC_DIR_EGRESS 1
+
+/* Protocol indexes of the port tables */
+#define CNPC_P_TCP 0
+#define CNPC_P_UDP 1
+#define CNPC_P_SCTP 2
+#define CNPC_P_ICMP 3
+#define CNPC_P_ICMP6 4
+#define CNPC_P_OTHER 5
+
+#define CNPC_NO_RULE 0xFFFFFFFFu
+
+struct cnpc_pkt {
+  __u32 saddr[4];
+  __u32 daddr[4];
+  __u16 sport;
+  __u16 dport;     /* host order; the ICMP type for ICMP */
+  __u8 family;     /* 4 or 6 */
+  __u8 proto;      /* IP protocol number */
+  __u8 pidx;       /* CNPC_P_* */
+  __u8 later_fragment;
+};
+
+/* ipcache: address -> identity class (LPM over family + address). */
+struct cnpc_ipcache_key {
+  __u32 prefixlen; /* 32 (family and padding) + address prefix length */
+  __u8 family;
+  __u8 pad[3];
+  __u32 addr[4];
+};
+
+struct cnpc_ipcache_value {
+  __u32 class_id;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, 1 << 20);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct cnpc_ipcache_key);
+  __type(value, struct cnpc_ipcache_value);
+} cnpc_ipcache SEC(".maps");
+
+struct cnpc_event {
+  __u64 timestamp_ns;
+  __u32 saddr[4];
+  __u32 daddr[4];
+  __u16 sport;
+  __u16 dport;
+  __u8 family;
+  __u8 proto;
+  __u8 direction;
+  __u8 verdict;
+  __u8 reason;
+  __u8 pad[3];
+  __u32 rule_id;      /* index into the bundle's rules metadata, or CNPC_NO_RULE */
+  __u32 subject_class;
+  __u32 peer_class;
+  __u32 ifindex;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 1 << 20);
+} cnpc_events SEC(".maps");
+
+/* Parses Ethernet, IPv4 (with options) or IPv6 (with extension headers),
+ * then TCP/UDP/SCTP ports or the ICMP type. Returns 0, 1 for non-IP
+ * traffic (left alone), or -1 for a malformed packet. */
+static __always_inline int cnpc_parse(struct __sk_buff *skb, struct cnpc_pkt *p) {
+  void *data = (void *)(long)skb->data;
+  void *end = (void *)(long)skb->data_end;
+  struct ethhdr *eth = data;
+  void *l4;
+  __builtin_memset(p, 0, sizeof(*p));
+  if ((void *)(eth + 1) > end) return -1;
+  __u16 h_proto = bpf_ntohs(eth->h_proto);
+  if (h_proto == ETH_P_IP) {
+    struct iphdr *ip = (void *)(eth + 1);
+    if ((void *)(ip + 1) > end) return -1;
+    if (ip->version != 4 || ip->ihl < 5) return -1;
+    p->family = 4;
+    p->saddr[0] = ip->saddr;
+    p->daddr[0] = ip->daddr;
+    p->proto = ip->protocol;
+    if (bpf_ntohs(ip->frag_off) & 0x1FFF) p->later_fragment = 1;
+    l4 = (void *)ip + ip->ihl * 4;
+  } else if (h_proto == ETH_P_IPV6) {
+    struct ipv6hdr *ip6 = (void *)(eth + 1);
+    if ((void *)(ip6 + 1) > end) return -1;
+    p->family = 6;
+    __builtin_memcpy(p->saddr, &ip6->saddr, 16);
+    __builtin_memcpy(p->daddr, &ip6->daddr, 16);
+    __u8 next = ip6->nexthdr;
+    l4 = ip6 + 1;
+    /* Hop-by-hop, routing, destination options and fragment headers. */
+#pragma unroll
+    for (int i = 0; i < 6; i++) {
+      if (next == 0 || next == 43 || next == 60) {
+        __u8 *opt = l4;
+        if ((void *)(opt + 2) > end) return -1;
+        next = opt[0];
+        l4 = opt + (opt[1] + 1) * 8;
+      } else if (next == 44) {
+        __u8 *frag = l4;
+        if ((void *)(frag + 8) > end) return -1;
+        next = frag[0];
+        if (((frag[2] << 8) | frag[3]) & 0xFFF8) p->later_fragment = 1;
+        l4 = frag + 8;
+      } else {
+        break;
+      }
+    }
+    p->proto = next;
+  } else {
+    return 1;
+  }
+  switch (p->proto) {
+    case IPPROTO_TCP: p->pidx = CNPC_P_TCP; break;
+    case IPPROTO_UDP: p->pidx = CNPC_P_UDP; break;
+    case IPPROTO_SCTP: p->pidx = CNPC_P_SCTP; break;
+    case IPPROTO_ICMP: p->pidx = CNPC_P_ICMP; break;
+    case IPPROTO_ICMPV6: p->pidx = CNPC_P_ICMP6; break;
+    default: p->pidx = CNPC_P_OTHER; return 0;
+  }
+  if (p->later_fragment) return 0;
+  if (p->pidx == CNPC_P_ICMP || p->pidx == CNPC_P_ICMP6) {
+    __u8 *icmp = l4;
+    if ((void *)(icmp + 1) > end) return -1;
+    p->dport = icmp[0];
+    return 0;
+  }
+  __u16 *ports = l4; /* TCP, UDP and SCTP all start with the two ports */
+  if ((void *)(ports + 2) > end) return -1;
+  p->sport = bpf_ntohs(ports[0]);
+  p->dport = bpf_ntohs(ports[1]);
+  return 0;
+}
+
+/* The identity class of an address; 0xFFFFFFFF when the ipcache has no entry. */
+static __always_inline __u32 cnpc_class_of(const struct cnpc_pkt *p, const __u32 *addr) {
+  struct cnpc_ipcache_key key = {};
+  key.prefixlen = 32 + (p->family == 4 ? 32 : 128);
+  key.family = p->family;
+  key.addr[0] = addr[0];
+  key.addr[1] = addr[1];
+  key.addr[2] = addr[2];
+  key.addr[3] = addr[3];
+  struct cnpc_ipcache_value *v = bpf_map_lookup_elem(&cnpc_ipcache, &key);
+  return v ? v->class_id : 0xFFFFFFFFu;
+}
+
+static __always_inline void cnpc_emit(struct __sk_buff *skb, const struct cnpc_pkt *p, __u8 dir,
+                                      __u8 verdict, __u8 reason, __u32 rule, __u32 subject,
+                                      __u32 peer) {
+#ifdef CNPC_NO_EVENTS
+  return;
+#endif
+  struct cnpc_event *e = bpf_ringbuf_reserve(&cnpc_events, sizeof(*e), 0);
+  if (!e) return;
+  e->timestamp_ns = bpf_ktime_get_ns();
+  __builtin_memcpy(e->saddr, p->saddr, 16);
+  __builtin_memcpy(e->daddr, p->daddr, 16);
+  e->sport = p->sport;
+  e->dport = p->dport;
+  e->family = p->family;
+  e->proto = p->proto;
+  e->direction = dir;
+  e->verdict = verdict;
+  e->reason = reason;
+  e->pad[0] = e->pad[1] = e->pad[2] = 0;
+  e->rule_id = rule;
+  e->subject_class = subject;
+  e->peer_class = peer;
+  e->ifindex = skb->ifindex;
+  bpf_ringbuf_submit(e, 0);
+}
+
+/* Finishes a program run: mark, event, tc action. */
+static __always_inline int cnpc_finish(struct __sk_buff *skb, const struct cnpc_pkt *p, __u8 dir,
+                                       __u8 verdict, __u8 reason, __u32 rule, __u32 subject,
+                                       __u32 peer, int audit) {
+  if (verdict == CNPC_DROP && audit) verdict = CNPC_AUDIT;
+  skb->mark = CNPC_MARK | ((__u32)verdict << 8) | reason;
+  cnpc_emit(skb, p, dir, verdict, reason, rule, subject, peer);
+  return verdict == CNPC_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+#endif /* CNPC_BPF_H */
