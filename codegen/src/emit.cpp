@@ -22,6 +22,15 @@ std::string origin_comment(const ir::Evaluator& ev, ir::RuleId r) {
                       o.path + " (" + o.loc.file + ":" + std::to_string(o.loc.line) + ")");
 }
 
+std::string wrap(const std::string& s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('(');
+  out.append(s);
+  out.push_back(')');
+  return out;
+}
+
 // Consecutive ids as ranges: "peer == 3 || (peer >= 5 && peer <= 9)".
 std::string peer_test(const std::vector<uint32_t>& peers) {
   std::ostringstream out;
@@ -37,7 +46,7 @@ std::string peer_test(const std::vector<uint32_t>& peers) {
       out << "(peer >= " << peers[i] << "u && peer <= " << peers[j] << "u)";
     i = j + 1;
   }
-  return "(" + out.str() + ")";
+  return wrap(out.str());
 }
 
 size_t peer_ranges(const std::vector<uint32_t>& peers) {
@@ -58,7 +67,7 @@ std::string port_test(const std::vector<PortSpan>& spans) {
       out << " && p->dport >= " << s.first << " && p->dport <= " << s.last;
     out << ")";
   }
-  return "(" + out.str() + ")";
+  return wrap(out.str());
 }
 
 // A table cell: the winning category and its rule.

@@ -56,7 +56,7 @@ int run_lint(const LintOptions& options);
 struct QueryOptions {
   InputOptions input;
   std::string from, to;
-  std::string proto = "TCP";
+  std::string proto;  // empty: TCP for a flow, every protocol for reach queries
   int port = -1;
   int icmp_type = -1;
   std::string http_method, http_path, http_host;

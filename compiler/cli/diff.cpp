@@ -18,12 +18,13 @@ std::string ports_text(const verifier::DiffGroup& g) {
   std::string out = to_string(g.proto);
   if (!icmp && g.ports.size() == 1 && g.ports[0].first == 0 && g.ports[0].last == 65535)
     return out + " any port";
-  out += icmp ? " type " : " ";
+  std::ostringstream s;
+  s << out << (icmp ? " type " : " ");
   for (size_t i = 0; i < g.ports.size(); ++i) {
-    out += (i ? "," : "") + std::to_string(g.ports[i].first);
-    if (g.ports[i].last != g.ports[i].first) out += "-" + std::to_string(g.ports[i].last);
+    s << (i ? "," : "") << g.ports[i].first;
+    if (g.ports[i].last != g.ports[i].first) s << '-' << g.ports[i].last;
   }
-  return out;
+  return s.str();
 }
 
 std::string names(const std::vector<std::string>& list, size_t max = 4) {

@@ -302,7 +302,7 @@ int run_query(const QueryOptions& options) {
     frontend::FlowQuery q;
     q.src = options.from;
     q.dst = options.to;
-    q.proto = upper(options.proto);
+    q.proto = options.proto.empty() ? "TCP" : upper(options.proto);
     if (options.port >= 0) q.port = options.port;
     if (options.icmp_type >= 0) q.icmp_type = options.icmp_type;
     if (!options.http_method.empty() || !options.http_path.empty() || !options.http_host.empty() ||

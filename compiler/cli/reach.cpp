@@ -14,7 +14,7 @@
 
 namespace cnpc::cli {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 
@@ -35,13 +35,14 @@ std::string peer_text(const ir::ReachEntry& e) {
   return out;
 }
 
-std::vector<std::string> policy_refs(const ir::PolicySet& policies, const ir::ReachEntry& e) {
+std::vector<std::string> policy_refs(const ir::PolicySet& policies, const ir::ReachEntry& e,
+                                     bool with_localhost = true) {
   std::vector<std::string> out;
   for (ir::RuleId r : e.rules) {
     std::string ref = policies.rules[r].origin.policy_ref();
     if (std::find(out.begin(), out.end(), ref) == out.end()) out.push_back(ref);
   }
-  if (e.via_localhost) out.push_back("allow-localhost");
+  if (e.via_localhost && with_localhost) out.push_back("allow-localhost");
   return out;
 }
 
@@ -89,8 +90,12 @@ std::string render_text(const ir::Evaluator& ev, const std::string& target, bool
       if (i == 0) {
         row[0] = peer_text(e);
         row[1] = to_string(e.kind);
-        row[2] = e.kind == ir::ReachEntry::Kind::World ? "-" : std::to_string(e.members.size());
+        row[2] = e.kind == ir::ReachEntry::Kind::World || e.kind == ir::ReachEntry::Kind::Entity
+                     ? "-"
+                     : std::to_string(e.members.size());
         row[5] = join(policy_refs(ev.policies(), e), ", ");
+        // Allowed with no rule at all: neither side is in default deny.
+        if (row[5].empty()) row[5] = "(open)";
       }
       row[3] = summary[i].text();
       row[4] = summary[i].l7.empty() ? "-" : join(summary[i].l7, "; ");
@@ -148,7 +153,7 @@ json render_json(const ir::Evaluator& ev, const std::string& target, bool who,
     for (const auto& s : ir::summarize(e.allowed)) allowed.push_back(allowed_json(s));
     p["allowed"] = allowed;
     p["rules"] = rule_locations(ev.policies(), e);
-    p["policies"] = policy_refs(ev.policies(), e);
+    p["policies"] = policy_refs(ev.policies(), e, false);
     p["via_localhost"] = e.via_localhost;
     peers.push_back(std::move(p));
   }
@@ -199,12 +204,11 @@ int run_reach(const QueryOptions& options) {
     return kExitUsage;
   }
 
-  // --proto defaults to TCP for flow queries; here it narrows only when it
-  // says something else, or together with --port / --icmp-type.
+  // --proto narrows when given; --port alone means TCP, as for flow queries.
   ir::ReachFilter filter;
-  const std::string proto = upper(options.proto);
-  const bool narrow = (!proto.empty() && proto != "TCP") || options.port >= 0 || options.icmp_type >= 0;
-  if (narrow && !proto.empty()) {
+  std::string proto = upper(options.proto);
+  if (proto.empty() && options.port >= 0) proto = "TCP";
+  if (!proto.empty()) {
     auto p = ir::parse_proto(proto);
     if (!p) {
       std::cerr << "cnpc query: error: unknown protocol '" << options.proto

@@ -105,7 +105,7 @@ struct Evaluator::Impl {
   void build();
   bool subject_matches(uint32_t cls, bool node_subject, uint32_t selector) const;
   Evaluator::ClassEnforcement enforcement(uint32_t cls, Direction dir) const;
-  bool peer_matches(RuleId id, const DirInfo& di, EndpointId self, EndpointId peer,
+  bool peer_matches(RuleId id, const DirInfo& di, EndpointId peer,
                     const std::optional<IpAddr>& peer_ip) const;
   std::optional<L4Match> l4_match(const Rule& rule, const Flow& flow) const;
   std::optional<uint16_t> named_port(Direction dir, const Endpoint& dst, const std::string& name,
@@ -212,8 +212,8 @@ bool Evaluator::Impl::subject_matches(uint32_t cls, bool node_subject, uint32_t 
   return classes.kind(cls) == want && classes.matches(cls, selector);
 }
 
-bool Evaluator::Impl::peer_matches(RuleId id, const DirInfo& di, EndpointId self,
-                                   EndpointId peer, const std::optional<IpAddr>& peer_ip) const {
+bool Evaluator::Impl::peer_matches(RuleId id, const DirInfo& di, EndpointId peer,
+                                   const std::optional<IpAddr>& peer_ip) const {
   const Rule& rule = policies.rules[id];
   if (rule.matches_nothing) return false;
   if (!rule.peers) return true;  // no L3 constraint: any identity, world included
@@ -335,7 +335,7 @@ SideDecision Evaluator::Impl::side(Direction dir, EndpointId self, EndpointId pe
   std::vector<std::pair<RuleId, L4Match>> allows;
   for (RuleId r : di.rules) {
     const Rule& rule = policies.rules[r];
-    if (!peer_matches(r, di, self, peer, peer_ip)) continue;
+    if (!peer_matches(r, di, peer, peer_ip)) continue;
     auto m = l4_match(rule, flow);
     if (!m) continue;
     if (rule.action == Action::Deny) {
@@ -537,7 +537,7 @@ Evaluator::RuleTrace Evaluator::trace(RuleId r, const Flow& flow) const {
   const uint32_t cls = im.classes.class_of(self);
   t.selects_subject = im.subject_matches(cls, rule.subject.node, im.subject_selector[r]);
   const auto& di = im.class_info[cls].dir[dir_index(rule.direction)];
-  t.peer_matches = im.peer_matches(r, di, self, peer, peer_ip);
+  t.peer_matches = im.peer_matches(r, di, peer, peer_ip);
   t.l4_matches = im.l4_match(rule, flow).has_value();
   return t;
 }

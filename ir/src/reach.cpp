@@ -380,8 +380,9 @@ bool wanted(ReachEntry::Kind k, const ReachFilter& f) {
   return false;
 }
 
-// A group's name: the one member's, else the workload name they share.
-std::string group_name(const Evaluator& ev, const std::vector<EndpointId>& members) {
+}  // namespace
+
+std::string peer_group_name(const Evaluator& ev, const std::vector<EndpointId>& members) {
   const auto& eps = ev.endpoints();
   const Endpoint& first = eps[members.front()];
   if (members.size() == 1) return first.display();
@@ -401,6 +402,8 @@ std::string group_name(const Evaluator& ev, const std::vector<EndpointId>& membe
   if (first.workload == "Node") return "node:" + base;
   return first.namespace_.empty() ? "entity:" + base : first.namespace_ + "/" + base;
 }
+
+namespace {
 
 enum class Side { Source, Destination };  // which end of the flow the peers are
 
@@ -463,7 +466,7 @@ std::vector<ReachEntry> reach(const Evaluator& ev, EndpointId self, std::optiona
     e.namespace_ = key.ns;
     e.labels = *key.labels;
     e.members = members;
-    e.name = group_name(ev, members);
+    e.name = peer_group_name(ev, members);
     const PeerResult& r = results[key.result];
     e.allowed = r.allowed;
     e.rules = r.rules;
@@ -503,11 +506,13 @@ std::vector<ReachEntry> reach(const Evaluator& ev, EndpointId self, std::optiona
                               e.cidrs[1].except.empty();
       for (const auto& c : e.cidrs) e.name += (e.name.empty() ? "" : ", ") + c.to_string();
       if (everything) e.name = "world";
+      // Name the single addresses the DNS proxy learned (toFQDNs answers);
+      // a wide prefix that happens to contain one is not "that name".
       std::set<std::string> names;
       for (const auto& entry : ev.dns_cache())
         for (const auto& ip : entry.ips)
-          for (const auto& a : e.addresses)
-            if (ip.v6 == a.first.v6 && to_u128(ip) >= to_u128(a.first) && to_u128(ip) <= to_u128(a.last))
+          for (const auto& c : e.cidrs)
+            if (c.except.empty() && c.cidr.prefix == width(ip.v6) && c.cidr.addr == ip)
               names.insert(entry.name);
       e.fqdns.assign(names.begin(), names.end());
       e.allowed = r.allowed;

@@ -35,16 +35,6 @@ uint32_t ip4_value(const ir::IpAddr& ip) {
          (uint32_t(ip.bytes[2]) << 8) | uint32_t(ip.bytes[3]);
 }
 
-std::string hex128(const ir::IpAddr& ip) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : ip.bytes) {
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
-
 z3::expr ip6_val(z3::context& ctx, const ir::IpAddr& ip) {
   // bv128 from two 64-bit halves.
   uint64_t hi = 0, lo = 0;
@@ -74,8 +64,6 @@ ir::IpAddr ip6_from(const z3::expr& v) {
   }
   return ip;
 }
-
-bool contains(const ClassSet& s, uint32_t c) { return std::binary_search(s.begin(), s.end(), c); }
 
 }  // namespace
 

@@ -110,7 +110,7 @@ struct ReachEntry {
   std::vector<EndpointId> members;  // pods, workloads, nodes, entities (empty for world)
   std::vector<CidrSet> cidrs;       // world: the addresses, described
   std::vector<AddrRange> addresses; // world: the same, as ranges
-  std::vector<std::string> fqdns;   // world: DNS cache names whose addresses are in the set
+  std::vector<std::string> fqdns;   // world: DNS cache names of the single addresses (/32, /128) in the set
   std::vector<AllowedRange> allowed;  // sorted by protocol, then port
   std::vector<RuleId> rules;          // allow rules (both sides) of the allowed flows
   bool via_localhost = false;  // allowed (at least partly) by --allow-localhost=always alone
@@ -127,6 +127,10 @@ std::vector<ReachEntry> who_can_reach(const Evaluator& ev, EndpointId target,
 std::vector<ReachEntry> reachable_from(const Evaluator& ev, EndpointId source,
                                        const ReachFilter& filter = {},
                                        std::optional<IpAddr> source_ip = std::nullopt);
+
+// The name of a group of endpoints with one identity: the one member's
+// display name, else "ns/<workload>" from the names they share.
+std::string peer_group_name(const Evaluator& ev, const std::vector<EndpointId>& members);
 
 // The name pods of one workload share: "web" for web-7d4b9c8f5-x2kqz,
 // "db" for db-0 (generated suffixes dropped).
