@@ -226,12 +226,14 @@ DirectionCode emit_direction(const ir::Evaluator& ev, const DatapathModel& m, co
     << tail(d) << "}\n";
 
   std::ostringstream decl;
+  // volatile const: kept in .rodata (a frozen map the verifier reads as
+  // constants); plain const arrays land in .rodata.cst* that libbpf 1.1 rejects.
   decl << "/* " << tag << ": " << atoms.size() << " port atoms */\n"
-       << "static const __u32 cnpc_" << tag << "_bounds[" << pad << "] = {";
+       << "static volatile const __u32 cnpc_" << tag << "_bounds[" << pad << "] = {";
   for (size_t i = 0; i < pad; ++i)
     decl << (i ? ", " : "") << (i < atoms.size() ? ((uint32_t(atoms[i].pidx) << 16) | atoms[i].first) : 0xFFFFFFFFu)
          << "u";
-  decl << "};\nstatic const __u64 cnpc_" << tag << "_atom_cells[" << pad << "] = {";
+  decl << "};\nstatic volatile const __u64 cnpc_" << tag << "_atom_cells[" << pad << "] = {";
   for (size_t i = 0; i < pad; ++i) decl << (i ? ", " : "") << (i < atoms.size() ? atom_cells[i].packed() : 0) << "ull";
   decl << "};\n"
        << "struct {\n  __uint(type, BPF_MAP_TYPE_ARRAY);\n  __uint(max_entries, " << std::max<uint32_t>(nclasses, 1)
