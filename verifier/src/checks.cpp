@@ -38,6 +38,23 @@ Sat check(z3::context& ctx, const z3::expr& formula, unsigned timeout_ms,
   }
 }
 
+// Z3 4.8.12 is much faster without the strings' domain (printable ASCII,
+// lower-case names): unsat there is final, and a model that happens to lie
+// in the domain is a model. Only otherwise is the domain added.
+Sat check_in_domain(Encoder& enc, const FlowVars& f, const z3::expr& formula, unsigned timeout_ms,
+                    std::optional<z3::model>* model = nullptr) {
+  auto& ctx = enc.ctx();
+  const z3::expr domain = enc.string_domain(f);
+  std::optional<z3::model> m;
+  Sat first = check(ctx, formula, std::max(1u, timeout_ms / 2), &m);
+  if (first == Sat::No) return Sat::No;
+  if (first == Sat::Yes && m->eval(domain, true).is_true()) {
+    if (model) *model = m;
+    return Sat::Yes;
+  }
+  return check(ctx, formula && domain, timeout_ms, model);
+}
+
 std::string origin_text(const ir::Origin& o) {
   return o.kind + " " + o.policy_ref() + " " + o.path;
 }
@@ -123,16 +140,15 @@ bool is_host(const ir::Evaluator& ev, ir::EndpointId id) {
 void shadowed_allow(Encoder& enc, RuleId r, const Options& opt, std::vector<Finding>& out) {
   const ir::Evaluator& ev = enc.evaluator();
   const ir::Rule& rule = ev.policies().rules[r];
-  auto& ctx = enc.ctx();
   const ClassSet domain = enc.subjects(r);  // rule_match keeps the subject inside it
   enc.restrict_to(&domain);
   FlowVars f = enc.flow("f_");
-  z3::expr base = enc.well_formed(f) && enc.rule_match(r, f);
+  z3::expr base = enc.well_formed_core(f) && enc.rule_match(r, f);
   std::optional<z3::model> m;
-  Sat any = check(ctx, base, opt.timeout_ms, &m);
+  Sat any = check_in_domain(enc, f, base, opt.timeout_ms, &m);
   if (any == Sat::Unknown) return out.push_back(unknown("shadowed-allow for " + origin_text(rule.origin), rule.origin));
   if (any == Sat::No) return;  // matches nothing: other checks speak of that
-  Sat open = check(ctx, base && !enc.side_denied_by_rule(rule.direction, f), opt.timeout_ms);
+  Sat open = check_in_domain(enc, f, base && !enc.side_denied_by_rule(rule.direction, f), opt.timeout_ms);
   if (open == Sat::Unknown) return out.push_back(unknown("shadowed-allow for " + origin_text(rule.origin), rule.origin));
   if (open == Sat::Yes) return;
   ir::Flow w = enc.extract(*m, f, ir::L7Kind::None);
@@ -156,7 +172,6 @@ void redundant(Encoder& enc, RuleId r, const Options& opt, std::vector<Finding>&
   const auto& ps = ev.policies();
   const ir::Rule& rule = ps.rules[r];
   if (!removal_keeps_sections(ps, r)) return;
-  auto& ctx = enc.ctx();
   const ClassSet domain = enc.subjects(r);
   enc.restrict_to(&domain);
   FlowVars f = enc.flow("f_");
@@ -164,10 +179,10 @@ void redundant(Encoder& enc, RuleId r, const Options& opt, std::vector<Finding>&
   RuleMask mask(ps.rules.size(), true);
   mask[r] = false;
   const z3::expr& subject = rule.direction == Direction::Ingress ? f.dst : f.src;
-  z3::expr wf = enc.well_formed(f) && enc.in_set(subject, domain);
+  z3::expr wf = enc.well_formed_core(f) && enc.in_set(subject, domain);
   // The rule must matter somewhere to be called redundant (not dead).
   std::optional<z3::model> m;
-  Sat any = check(ctx, wf && enc.rule_match(r, f), opt.timeout_ms, &m);
+  Sat any = check_in_domain(enc, f, wf && enc.rule_match(r, f), opt.timeout_ms, &m);
   const std::string what = (rule.action == ir::Action::Allow ? "redundant-rule for " : "ineffective-deny for ") + origin_text(rule.origin);
   if (any == Sat::Unknown) return out.push_back(unknown(what, rule.origin));
   if (any == Sat::No) return;
@@ -178,7 +193,7 @@ void redundant(Encoder& enc, RuleId r, const Options& opt, std::vector<Finding>&
       differences.push_back(full && without &&
                             enc.l7_allowed(d, f, k) != enc.l7_allowed(d, f, k, &mask));
   for (const auto& diff : differences) {
-    Sat s = check(ctx, wf && diff, opt.timeout_ms);
+    Sat s = check_in_domain(enc, f, wf && diff, opt.timeout_ms);
     if (s == Sat::Unknown) return out.push_back(unknown(what, rule.origin));
     if (s == Sat::Yes) return;  // removing it changes some verdict
   }
@@ -232,14 +247,15 @@ void l7_voided(Encoder& enc, RuleId r, size_t j, const Options& opt, std::vector
   z3::expr not_host = z3::ult(peer, ctx.bv_val(enc.class_count(), peer.get_sort().bv_size()));
   for (uint32_t c = 0; c < enc.class_count(); ++c)
     if (is_host(ev, ev.representative(c))) not_host = not_host && peer != ctx.bv_val(c, peer.get_sort().bv_size());
-  z3::expr formula = enc.well_formed(f) && subject_peer && not_host && enc.side_allowed(d, f) && !own &&
+  z3::expr formula = enc.well_formed_core(f) && subject_peer && not_host && enc.side_allowed(d, f) && !own &&
                      enc.l7_allowed(d, f, pr.l7.kind);
   std::optional<z3::model> m;
-  Sat s = check(ctx, formula, opt.timeout_ms, &m);
+  Sat s = check_in_domain(enc, f, formula, opt.timeout_ms, &m);
   if (s == Sat::Unknown) return out.push_back(unknown("l7-voided for " + origin_text(rule.origin), rule.origin));
   if (s == Sat::No) return;
   // A witness that reads like a real request, when there is one.
-  if (std::optional<z3::model> nicer; check(ctx, formula && enc.readable(f), opt.timeout_ms, &nicer) == Sat::Yes)
+  if (std::optional<z3::model> nicer;
+      check(ctx, formula && enc.string_domain(f) && enc.readable(f), opt.timeout_ms / 4 + 1, &nicer) == Sat::Yes)
     m = nicer;
   ir::Flow w = enc.extract(*m, f, pr.l7.kind);
   ir::Decision dec = ev.decide(w);
@@ -261,13 +277,12 @@ void parser_conflict(Encoder& enc, RuleId a, size_t ja, RuleId b, size_t jb, con
                      std::vector<Finding>& out) {
   const ir::Evaluator& ev = enc.evaluator();
   const auto& ps = ev.policies();
-  auto& ctx = enc.ctx();
   enc.restrict_to(nullptr);
   FlowVars f = enc.flow("f_");
-  z3::expr formula = enc.well_formed(f) && enc.rule_match(a, f) && enc.port_rule_first(a, ja, f) &&
+  z3::expr formula = enc.well_formed_core(f) && enc.rule_match(a, f) && enc.port_rule_first(a, ja, f) &&
                      enc.rule_match(b, f) && enc.port_rule_first(b, jb, f);
   std::optional<z3::model> m;
-  Sat s = check(ctx, formula, opt.timeout_ms, &m);
+  Sat s = check_in_domain(enc, f, formula, opt.timeout_ms, &m);
   const ir::Rule& ra = ps.rules[a];
   const ir::Rule& rb = ps.rules[b];
   if (s == Sat::Unknown) return out.push_back(unknown("l7-parser-conflict for " + origin_text(rb.origin), rb.origin));
@@ -352,7 +367,7 @@ void isolated(Encoder& enc, const ClassGroup& g, Direction d, const Options& opt
   auto specs = enforcing_specs(ev, cls, d);
   if (specs.empty()) return;
   const ir::Origin& origin = ev.policies().specs[specs.front()].origin;
-  Sat s = check(ctx, enc.well_formed(f) && subject && not_host && enc.side_allowed(d, f), opt.timeout_ms);
+  Sat s = check_in_domain(enc, f, enc.well_formed_core(f) && subject && not_host && enc.side_allowed(d, f), opt.timeout_ms);
   if (s == Sat::Unknown) return out.push_back(unknown("isolated-workload", origin));
   if (s == Sat::Yes) return;
   Finding fd;
@@ -380,7 +395,7 @@ void dns_blocked(Encoder& enc, const ClassGroup& g, const std::vector<uint32_t>&
   const ir::Origin& origin = ev.policies().specs[specs.front()].origin;
   z3::expr to_dns = f.src == ctx.bv_val(cls, bits) && enc.in_set(f.dst, dns_classes) &&
                     f.proto == ctx.bv_val(17, 8) && f.port == ctx.bv_val(53, 16);
-  Sat s = check(ctx, enc.well_formed(f) && to_dns && enc.side_allowed(Direction::Egress, f), opt.timeout_ms);
+  Sat s = check_in_domain(enc, f, enc.well_formed_core(f) && to_dns && enc.side_allowed(Direction::Egress, f), opt.timeout_ms);
   if (s == Sat::Unknown) return out.push_back(unknown("dns-blocked", origin));
   if (s == Sat::Yes) return;
   ir::Flow w;

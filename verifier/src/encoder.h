@@ -68,6 +68,11 @@ class Encoder {
   FlowVars flow(const std::string& prefix);
   // Class ids in range, a known protocol, printable L7 strings.
   z3::expr well_formed(const FlowVars& f);
+  // The two halves: ids and protocol; the domain of the L7 strings. Solvers
+  // decide faster without the string domain (an unsat answer without it is
+  // final), so checks try that first (checks.cpp).
+  z3::expr well_formed_core(const FlowVars& f);
+  z3::expr string_domain(const FlowVars& f);
   // A preference for witnesses that read like real requests (common
   // methods, plain paths and names); callers try it first and drop it when
   // it makes the formula unsatisfiable.

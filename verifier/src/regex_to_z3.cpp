@@ -9,7 +9,6 @@
 #include <re2/re2.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <bitset>
 #include <map>
 #include <memory>
@@ -205,7 +204,8 @@ NodeP alt(const std::vector<NodeP>& items) {
         absorbed = true;
         break;
       }
-      if (k->nullable) {
+      // Only an assertion-free nullable node matches "" unconditionally.
+      if (k->nullable && !k->has_start && !k->has_end) {
         absorbed = true;
         break;
       }
@@ -685,6 +685,7 @@ class Lowerer {
  private:
   std::map<std::tuple<const Node*, bool, bool>, NodeP> memo_;
   std::unordered_map<const Node*, NodeP> ne_memo_;
+  std::map<std::tuple<const Node*, int, int>, NodeP> parts_;
   std::vector<NodeP> keep_;  // keeps memo keys alive (no address reuse)
   int budget_ = kMaxNodes;
 
@@ -767,8 +768,13 @@ class Lowerer {
           if (kids[i]->has_start) last_start = i;
           if (kids[i]->has_end && first_end == int(kids.size())) first_end = i;
         }
+        // Sub-sequences are shared between contexts, so the memo sees them.
         auto part = [&](int from, int to) {
-          return keep(concat(std::vector<NodeP>(kids.begin() + from, kids.begin() + to)));
+          auto key = std::make_tuple(n.get(), from, to);
+          if (auto it = parts_.find(key); it != parts_.end()) return it->second;
+          NodeP p = keep(concat(std::vector<NodeP>(kids.begin() + from, kids.begin() + to)));
+          parts_.emplace(key, p);
+          return p;
         };
         if (last_start < first_end) {
           int cut = last_start >= 0 ? last_start + 1 : first_end;
@@ -824,6 +830,53 @@ class Lowerer {
 };
 
 // ---------------------------------------------------------------------------
+// The printable domain: drop every character outside 0x20..0x7e. On
+// printable strings the language is unchanged; classes and literals that
+// only held other characters become the empty language.
+
+const std::bitset<128>& printable_set() {
+  static const std::bitset<128> set = [] {
+    std::bitset<128> b;
+    for (int c = 0x20; c <= 0x7e; ++c) b.set(size_t(c));
+    return b;
+  }();
+  return set;
+}
+
+NodeP restrict_printable(const NodeP& n, std::unordered_map<const Node*, NodeP>& memo) {
+  if (auto it = memo.find(n.get()); it != memo.end()) return it->second;
+  NodeP r = n;
+  switch (n->op) {
+    case Op::kClass: {
+      CharClass cc = n->cls;
+      cc.ascii &= printable_set();
+      r = cc.ascii == n->cls.ascii ? n : char_class(cc);
+      break;
+    }
+    case Op::kConcat:
+    case Op::kAlt: {
+      std::vector<NodeP> kids;
+      bool changed = false;
+      for (const auto& k : n->kids) {
+        kids.push_back(restrict_printable(k, memo));
+        changed = changed || kids.back() != k;
+      }
+      if (changed) r = n->op == Op::kConcat ? concat(kids) : alt(kids);
+      break;
+    }
+    case Op::kRepeat: {
+      NodeP x = restrict_printable(n->kids[0], memo);
+      if (x != n->kids[0]) r = repeat(x, n->min, n->max);
+      break;
+    }
+    default:
+      break;
+  }
+  memo.emplace(n.get(), r);
+  return r;
+}
+
+// ---------------------------------------------------------------------------
 // Emission
 
 z3::sort re_sort_of(z3::context& ctx) {
@@ -831,14 +884,13 @@ z3::sort re_sort_of(z3::context& ctx) {
   return ctx.re_sort(str);
 }
 
-int knob(const char* name, int def) {  // EXPERIMENT-ONLY
-  const char* v = std::getenv(name);
-  return v ? std::atoi(v) : def;
-}
-
 class Emitter {
  public:
-  explicit Emitter(z3::context& ctx) : ctx_(ctx), re_sort_(re_sort_of(ctx)) {}
+  // printable_only: the node was restricted to printable characters and the
+  // result only has to be right on printable strings, so characters outside
+  // 0x20..0x7e are "don't care" wherever they make a term simpler.
+  Emitter(z3::context& ctx, bool printable_only)
+      : ctx_(ctx), re_sort_(re_sort_of(ctx)), printable_only_(printable_only) {}
 
   z3::expr emit(const NodeP& n) {
     if (auto it = memo_.find(n.get()); it != memo_.end()) return it->second;
@@ -851,6 +903,7 @@ class Emitter {
  private:
   z3::context& ctx_;
   z3::sort re_sort_;
+  bool printable_only_;
   std::unordered_map<const Node*, z3::expr> memo_;
   std::vector<NodeP> keep_;
   std::optional<z3::expr> allchar_;
@@ -910,21 +963,35 @@ class Emitter {
     return parts;
   }
 
-  // A class that admits every ASCII character is any character: non-ASCII
-  // characters are free, and re.allchar lets Z3 see re.all in its stars.
-  z3::expr emit_class(const CharClass& cc) {
-    if (cc.ascii.all()) return allchar();
-    return union_of(runs(cc.ascii));
+  // The characters a class must admit, and those it may admit as well.
+  std::bitset<128> dont_care() const { return printable_only_ ? ~printable_set() : std::bitset<128>(); }
+
+  // Of set and set plus the don't-cares, the one with fewer runs.
+  std::vector<z3::expr> simplest_runs(const std::bitset<128>& set) {
+    std::vector<z3::expr> plain = runs(set);
+    if (dont_care().none()) return plain;
+    std::vector<z3::expr> wide = runs(set | dont_care());
+    return wide.size() < plain.size() ? wide : plain;
   }
 
-  // Stars of classes: Z3 4.8.12 treats re.all natively, and proves
-  // emptiness far better for "no forbidden character anywhere" than for a
-  // star over a union of ranges when the class is nearly everything.
+  // A class that admits every character that matters is any character:
+  // non-ASCII characters are free, and re.allchar lets Z3 see re.all in its
+  // stars.
+  z3::expr emit_class(const CharClass& cc) {
+    if ((cc.ascii | dont_care()).all()) return allchar();
+    return union_of(simplest_runs(cc.ascii));
+  }
+
+  // Stars of classes: Z3 4.8.12 treats re.all natively, and decides "no
+  // forbidden character anywhere" (a complement) better than a star over a
+  // union of ranges when the class is most of the alphabet.
   z3::expr emit_class_star(const CharClass& cc) {
-    if (cc.ascii.all()) return z3::re_full(re_sort_);
-    if (int(cc.ascii.count()) >= knob("RX_STAR_COMP", 64)) {
+    std::bitset<128> need = printable_only_ ? printable_set() : ~std::bitset<128>();
+    std::bitset<128> missing = need & ~cc.ascii;
+    if (missing.none()) return z3::re_full(re_sort_);
+    if (missing.count() * 2 <= need.count()) {
       z3::expr any = z3::re_full(re_sort_);
-      return z3::re_complement(concat_of({any, union_of(runs(~cc.ascii)), any}));
+      return z3::re_complement(concat_of({any, union_of(simplest_runs(missing)), any}));
     }
     return z3::star(emit_class(cc));
   }
@@ -964,11 +1031,6 @@ class Emitter {
           return concat_of({n->min == 1 ? one : one.loop(unsigned(n->min), unsigned(n->min)), star});
         }
         z3::expr r = emit(x);
-        if (n->max > 0 && n->max <= knob("RX_LOOP_EXPAND", 0)) {
-          std::vector<z3::expr> parts(size_t(n->min), r);
-          for (int i = n->min; i < n->max; ++i) parts.push_back(z3::option(r));
-          return concat_of(parts);
-        }
         if (n->min == 0 && n->max < 0) return z3::star(r);
         if (n->min == 1 && n->max < 0) return z3::plus(r);
         if (n->min == 0 && n->max == 1) return z3::option(r);
@@ -983,7 +1045,9 @@ class Emitter {
 
 }  // namespace
 
-RegexTranslation translate_re2(z3::context& ctx, const std::string& pattern) {
+namespace {
+
+RegexTranslation translate(z3::context& ctx, const std::string& pattern, bool printable_only) {
   RegexTranslation out;
   try {
     RE2::Options opts;
@@ -996,7 +1060,11 @@ RegexTranslation translate_re2(z3::context& ctx, const std::string& pattern) {
     NodeP ast = Parser(decode_utf8(pattern)).parse();
     Lowerer lowerer;
     NodeP flat = lowerer.lower(ast, true, true);
-    Emitter emitter(ctx);
+    if (printable_only) {
+      std::unordered_map<const Node*, NodeP> memo;
+      flat = restrict_printable(flat, memo);
+    }
+    Emitter emitter(ctx, printable_only);
     out.regex = emitter.emit(flat);
   } catch (const Untranslatable& u) {
     out.regex.reset();
@@ -1011,11 +1079,17 @@ RegexTranslation translate_re2(z3::context& ctx, const std::string& pattern) {
   return out;
 }
 
+}  // namespace
+
+RegexTranslation translate_re2(z3::context& ctx, const std::string& pattern) {
+  return translate(ctx, pattern, false);
+}
+
+RegexTranslation translate_re2_printable(z3::context& ctx, const std::string& pattern) {
+  return translate(ctx, pattern, true);
+}
+
 z3::expr printable_ascii_regex(z3::context& ctx) {
-  if (knob("RX_PRINTABLE", 1) == 2) {
-    z3::expr_vector v = ctx.parse_string("(declare-const x String)(assert (str.in_re x (re.comp (re.++ re.all (re.union (re.range \"\\u{0}\" \"\\u{1f}\") (re.range \"\\u{7f}\" \"\\u{2ffff}\")) re.all))))");
-    return v[0].arg(1);
-  }
   z3::expr lo(ctx, Z3_mk_lstring(ctx, 1, " "));
   z3::expr hi(ctx, Z3_mk_lstring(ctx, 1, "~"));
   return z3::star(z3::range(lo, hi));

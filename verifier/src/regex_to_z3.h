@@ -17,6 +17,14 @@ struct RegexTranslation {
 // A Z3 regex whose language is exactly { s : RE2::FullMatch(s, pattern) } over the ASCII alphabet (chars 0..127).
 RegexTranslation translate_re2(z3::context& ctx, const std::string& pattern);
 
+// The same pattern for the verifier's domain: a Z3 regex whose language
+// agrees with RE2::FullMatch on printable-ASCII strings (0x20..0x7e) and is
+// unspecified on strings with other characters. That freedom lets `.*`
+// become re.all and [^/]* "no '/' anywhere", which Z3 4.8.12 decides far
+// faster (seconds become milliseconds). Use it for variables constrained by
+// printable_ascii_string.
+RegexTranslation translate_re2_printable(z3::context& ctx, const std::string& pattern);
+
 // The alphabet restriction every L7 string variable gets: printable ASCII (0x20..0x7e), the domain of HTTP methods, paths, hosts and DNS names we reason about.
 z3::expr printable_ascii_string(z3::context& ctx, const z3::expr& s);
 
