@@ -11,6 +11,7 @@
 #include "lower.h"
 #include "sanitize.h"
 #include "schema.h"
+#include "yaml_guard.h"
 #include "yaml_util.h"
 
 namespace cnpc::frontend {
@@ -180,6 +181,10 @@ class ObjectLoader {
 void load_text(const std::string& file_name, const std::string& text, const LoadOptions& options,
                LoadResult& out, ir::Diagnostics& diags) {
   ++out.files;
+  if (auto problem = yaml_guard::precheck(text)) {
+    diags.report("yaml-syntax", {file_name, problem->mark.line + 1, problem->mark.column + 1}, problem->message);
+    return;
+  }
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(text);

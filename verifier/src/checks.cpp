@@ -509,8 +509,8 @@ std::vector<Finding> lint(const ir::Evaluator& ev, const Options& options, bool 
         l7_rules.emplace_back(r, j);
   for (size_t x = 0; x < l7_rules.size(); ++x)
     for (size_t y = x + 1; y < l7_rules.size(); ++y) {
-      auto [a, ja] = l7_rules[x];
-      auto [b, jb] = l7_rules[y];
+      const RuleId a = l7_rules[x].first, b = l7_rules[y].first;
+      const size_t ja = l7_rules[x].second, jb = l7_rules[y].second;  // plain names: clang 14 lambdas
       if (ps.rules[a].direction != ps.rules[b].direction) continue;
       if (ps.rules[a].port_rules[ja].l7.kind == ps.rules[b].port_rules[jb].l7.kind) continue;
       jobs.push_back([=, &options](Encoder& e, auto& out) { parser_conflict(e, a, ja, b, jb, options, out); });
