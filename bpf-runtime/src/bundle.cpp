@@ -65,7 +65,7 @@ void put_int(uint8_t* out, size_t size, uint64_t v, const std::string& what) {
 struct LoadedBundle::Impl {
   // Declaration order is teardown order reversed: the ring buffer goes
   // first, then the objects, then the shared maps.
-  Fd ipcache, events;
+  Fd ipcache, events, ct;  // the maps every object shares
   std::vector<detail::ObjectPtr> objects;
   std::vector<ProgramInfo> programs;
   std::map<uint32_t, size_t> by_class;
@@ -122,6 +122,8 @@ LoadedBundle LoadedBundle::load(const std::string& dir) try {
   if (impl->ipcache.get() < 0) throw fail("cannot create cnpc_ipcache: " + errno_text(errno));
   impl->events = Fd(bpf_map_create(BPF_MAP_TYPE_RINGBUF, kEventsMap, 0, 0, kEventsRingBytes, nullptr));
   if (impl->events.get() < 0) throw fail("cannot create cnpc_events: " + errno_text(errno));
+  impl->ct = Fd(bpf_map_create(BPF_MAP_TYPE_LRU_HASH, kCtMap, kCtKeyBytes, kCtValueBytes, kCtMaxEntries, nullptr));
+  if (impl->ct.get() < 0) throw fail("cannot create cnpc_ct: " + errno_text(errno));
 
   // 3. Every object, reusing the shared maps.
   for (const auto& p : metadata.value("programs", json::array())) {
@@ -149,6 +151,7 @@ LoadedBundle LoadedBundle::load(const std::string& dir) try {
           {kIpcacheMap, impl->ipcache.get(), BPF_MAP_TYPE_LPM_TRIE, sizeof(IpcacheKey),
            sizeof(IpcacheValue), kIpcacheMaxEntries},
           {kEventsMap, impl->events.get(), BPF_MAP_TYPE_RINGBUF, 0, 0, kEventsRingBytes},
+          {kCtMap, impl->ct.get(), BPF_MAP_TYPE_LRU_HASH, kCtKeyBytes, kCtValueBytes, kCtMaxEntries},
       };
       for (const auto& s : shared) {
         bpf_map* m = bpf_object__find_map_by_name(obj, s.name);

@@ -178,6 +178,107 @@ DirectionCode emit_direction(const ir::Evaluator& ev, const DatapathModel& m, co
     return out;
   }
 
+  // Rows: one array-map row per peer class holding its any-port cell and
+  // its port spans, scanned by unrolled code (array lookups are inlined by
+  // the verifier: no helper call, which is what a lookup costs most here);
+  // port atoms only for the entries that name no peer. A direction where a
+  // peer has more than kRowSlots spans falls back to the pair hash below.
+  {
+    const size_t kRowSlots = options.table_row_slots;
+    std::map<uint32_t, std::vector<std::pair<PortSpan, Cell>>> peer_spans;
+    std::map<uint32_t, Cell> peer_any;
+    std::vector<Entry> any_peer_port;
+    Cell any_any;
+    for (const auto& e : d.entries) {
+      if (e.all_peers && e.all_ports) any_any.take(e);
+      else if (e.all_peers) any_peer_port.push_back(e);
+      else if (e.all_ports) for (uint32_t peer : e.peers) peer_any[peer].take(e);
+      else
+        for (uint32_t peer : e.peers)
+          for (const auto& sp : e.ports) {
+            Cell c;
+            c.take(e);
+            peer_spans[peer].push_back({sp, c});
+          }
+    }
+    size_t slots = 0;
+    for (const auto& [peer, v] : peer_spans) slots = std::max(slots, v.size());
+    if (slots <= kRowSlots && kRowSlots > 0) {
+      if (slots == 0) slots = 1;
+      out.plan.mode = "table";
+      out.plan.why = "rows: per-peer array rows of " + std::to_string(slots) + " port spans";
+      std::vector<Atom> atoms = any_peer_port.empty() ? std::vector<Atom>{} : atoms_of(any_peer_port);
+      std::vector<Cell> atom_cells(atoms.size());
+      for (const auto& e : any_peer_port)
+        for (size_t a = 0; a < atoms.size(); ++a)
+          if (covers(e, atoms[a])) atom_cells[a].take(e);
+      size_t pad = 1;
+      while (pad < atoms.size()) pad <<= 1;
+      const uint32_t nclasses = m.world_class_base + uint32_t(m.world_atoms.size());
+      c << "  __u64 best = " << any_any.packed() << "ull;\n";
+      if (!atoms.empty()) {
+        c << "  __u32 key = ((__u32)p->pidx << 16) | p->dport;\n  __u32 atom = 0;\n";
+        for (size_t step = pad / 2; step >= 1; step /= 2)
+          c << "  if (cnpc_" << tag << "_bounds[atom + " << step << "] <= key) atom += " << step << ";\n";
+        c << "  __u64 acell = cnpc_" << tag << "_atom_cells[atom & " << (pad - 1) << "];\n"
+          << "  if ((acell & 0xff) > (best & 0xff)) best = acell;\n";
+      }
+      c << "  const struct cnpc_" << tag << "_row *row = bpf_map_lookup_elem(&cnpc_" << tag << "_rows, &peer);\n"
+        << "  if (row) {\n"
+        << "    if ((row->any & 0xff) > (best & 0xff)) best = row->any;\n"
+        << "    __u64 want = p->pidx, port = p->dport;\n";
+      for (size_t i = 0; i < slots; ++i)
+        c << "    if ((row->slot[" << 2 * i << "] & 0xff) == want && port >= ((row->slot[" << 2 * i
+          << "] >> 8) & 0xffff) && port <= ((row->slot[" << 2 * i << "] >> 24) & 0xffff) && (row->slot["
+          << 2 * i + 1 << "] & 0xff) > (best & 0xff)) best = row->slot[" << 2 * i + 1 << "];\n";
+      c << "  }\n"
+        << "  switch (best & 0xff) {\n"
+        << "    case 3: *rule = best >> 32; *reason = CNPC_REASON_POLICY_DENY; return CNPC_DROP;\n"
+        << "    case 2: *rule = best >> 32; return CNPC_REDIRECT;\n"
+        << "    case 1: *rule = best >> 32; return CNPC_ALLOW;\n"
+        << "  }\n"
+        << tail(d) << "}\n";
+      std::ostringstream decl;
+      if (!atoms.empty()) {
+        decl << "/* " << tag << ": " << atoms.size() << " port atoms of the entries with any peer */\n"
+             << "static volatile const __u32 cnpc_" << tag << "_bounds[" << pad << "] = {";
+        for (size_t i = 0; i < pad; ++i)
+          decl << (i ? ", " : "")
+               << (i < atoms.size() ? ((uint32_t(atoms[i].pidx) << 16) | atoms[i].first) : 0xFFFFFFFFu) << "u";
+        decl << "};\nstatic volatile const __u64 cnpc_" << tag << "_atom_cells[" << pad << "] = {";
+        for (size_t i = 0; i < pad; ++i) decl << (i ? ", " : "") << (i < atoms.size() ? atom_cells[i].packed() : 0) << "ull";
+        decl << "};\n";
+      }
+      decl << "struct cnpc_" << tag << "_row {\n  __u64 any;\n  __u64 slot[" << 2 * slots
+           << "]; /* per span: pidx | first << 8 | last << 24, then its cell */\n};\n"
+           << "struct {\n  __uint(type, BPF_MAP_TYPE_ARRAY);\n  __uint(max_entries, " << std::max<uint32_t>(nclasses, 1)
+           << ");\n  __type(key, __u32);\n  __type(value, struct cnpc_" << tag << "_row);\n} cnpc_" << tag
+           << "_rows SEC(\".maps\");\n";
+      out.code = decl.str() + c.str();
+      std::set<uint32_t> peers;
+      for (const auto& [peer, v] : peer_spans) peers.insert(peer);
+      for (const auto& [peer, v] : peer_any) peers.insert(peer);
+      out.plan.table_cells = peers.size() + atoms.size();
+      std::ostringstream maps;
+      maps << "  \"cnpc_" << tag << "_rows\": [";
+      bool first = true;
+      for (uint32_t peer : peers) {
+        maps << (first ? "" : ", ") << "{\"key\": " << peer << ", \"value\": [";
+        first = false;
+        auto pa = peer_any.find(peer);
+        maps << (pa == peer_any.end() ? 0 : pa->second.packed());
+        if (auto ps = peer_spans.find(peer); ps != peer_spans.end())
+          for (const auto& [sp, cell] : ps->second)
+            maps << ", " << (uint64_t(sp.pidx) | (uint64_t(sp.first) << 8) | (uint64_t(sp.last) << 24)) << ", "
+                 << cell.packed();
+        maps << "]}";
+      }
+      maps << "]";
+      out.maps_json = maps.str();
+      return out;
+    }
+  }
+
   // Tables: port atoms as constants, identity-dependent cells in maps.
   out.plan.mode = "table";
   out.plan.why = options.mode == Mode::Table ? "forced" :
@@ -291,6 +392,12 @@ EmittedProgram emit_program(const ir::Evaluator& ev, const DatapathModel& m, con
     << "  if (parsed < 0) {\n"
     << "    verdict = CNPC_DROP;\n"
     << "    reason = CNPC_REASON_MALFORMED;\n"
+    << (options.conntrack
+            ? "  } else if (!p.later_fragment && cnpc_ct_established(&p, dir)) {\n"
+              "    /* a reply or later packet of a connection let through: no policy */\n"
+              "    skb->mark = CNPC_MARK | ((__u32)CNPC_ALLOW << 8);\n"
+              "    return TC_ACT_OK;\n"
+            : "")
     << "  } else if (dir == CNPC_DIR_INGRESS) {\n"
     << "    peer = cnpc_class_of(&p, p.saddr);\n"
     << "    verdict = cnpc_decide_ingress(&p, peer, &rule, &reason);\n"
@@ -300,6 +407,7 @@ EmittedProgram emit_program(const ir::Evaluator& ev, const DatapathModel& m, con
     << "  }\n"
     << "  /* Audit mode forwards policy drops (never malformed packets). */\n"
     << "  int audit = CNPC_AUDIT_MODE && (reason == CNPC_REASON_POLICY_DENIED || reason == CNPC_REASON_POLICY_DENY);\n"
+    << (options.conntrack ? "  if (parsed == 0 && (verdict != CNPC_DROP || audit)) cnpc_ct_create(&p, dir);\n" : "")
     << "  return cnpc_finish(skb, &p, dir, verdict, reason, rule, CNPC_SUBJECT, peer, audit);\n"
     << "}\n\n"
     << "SEC(\"tc\") int cnpc_ingress(struct __sk_buff *skb) { return cnpc_run(skb, CNPC_DIR_INGRESS); }\n"

@@ -98,6 +98,7 @@ struct CompileOptions {
   std::string mode = "auto";   // auto | inline | table
   bool explain = false;        // print the cost model's choices
   bool no_events = false;
+  bool no_conntrack = false;
   std::string clang = "clang";
   std::string bpf_include;     // default: the source tree's bpf-runtime/include
   unsigned jobs = 2;

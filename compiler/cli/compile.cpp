@@ -25,6 +25,7 @@ int run_compile(const CompileOptions& options) {
               : options.mode == "table" ? codegen::Mode::Table
                                         : codegen::Mode::Auto;
   copt.events = !options.no_events;
+  copt.conntrack = !options.no_conntrack;
   copt.jobs = options.jobs;
   copt.cnpc_version = CNPC_VERSION;
   copt.inputs = options.input.paths;

@@ -124,6 +124,8 @@ int main(int argc, char** argv) {
   compile_cmd->add_option("--codegen-mode", compile.mode, "Force inline compare chains or tables")
       ->check(CLI::IsMember({"auto", "inline", "table"}));
   compile_cmd->add_flag("--no-events", compile.no_events, "Programs without ring-buffer verdict events");
+  compile_cmd->add_flag("--no-conntrack", compile.no_conntrack,
+                        "Decide every packet on its own (replies are not recognised; for tests and benchmarks)");
   compile_cmd->add_option("--clang", compile.clang, "The clang that compiles BPF C");
   compile_cmd->add_option("--bpf-include", compile.bpf_include, "Directory with cnpc/bpf/cnpc.h");
   compile_cmd->add_option("--jobs", compile.jobs, "Parallel compiles")->check(CLI::Range(1u, 64u));

@@ -46,11 +46,14 @@ struct Compiled {
   }
 };
 
-std::unique_ptr<Compiled> compile_and_load(const ir::Evaluator& ev, codegen::Mode mode, const std::string& tag) {
+std::unique_ptr<Compiled> compile_and_load(const ir::Evaluator& ev, codegen::Mode mode, const std::string& tag,
+                                           bool conntrack = false, size_t row_slots = 16) {
   fs::path dir = fs::temp_directory_path() / ("cnpc-codegen-test-" + tag + "-" + std::to_string(getpid()));
   codegen::Options opt;
   opt.include_dir = CNPC_BPF_INCLUDE_DIR;
   opt.mode = mode;
+  opt.conntrack = conntrack;  // differential runs compare stateless decisions
+  opt.table_row_slots = row_slots;  // 0 forces the (peer, atom) hash tables
   codegen::Report report;
   ir::Diagnostics diags;
   if (!codegen::compile_bundle(ev, dir.string(), opt, report, diags)) {
@@ -147,9 +150,10 @@ TEST(Codegen, SampleBundleAgreesWithEvaluator) {
   std::vector<std::string> paths = {std::string(CNPC_SOURCE_DIR) + "/samples/blog-system"};
   frontend::load_paths(paths, {}, r, diags);
   ASSERT_FALSE(diags.has_errors());
-  for (auto mode : {codegen::Mode::Inline, codegen::Mode::Table}) {
+  for (int variant = 0; variant < 3; ++variant) {
+    auto mode = variant == 0 ? codegen::Mode::Inline : codegen::Mode::Table;
     ir::Evaluator ev(r.policies, r.inventory);
-    auto c = compile_and_load(ev, mode, "sample");
+    auto c = compile_and_load(ev, mode, "sample", false, variant == 2 ? 0 : 16);
     ASSERT_TRUE(c);
     auto extra = give_addresses(ev, c->bundle);
     Tally t;
@@ -168,7 +172,7 @@ TEST(Codegen, SampleBundleAgreesWithEvaluator) {
           }
     for (const auto& p : c->bundle.programs())
       std::printf("sample %s %s: ingress %u, egress %u verified insns, load %.1f ms\n",
-                  mode == codegen::Mode::Inline ? "inline" : "table", p.object.c_str(),
+                  variant == 0 ? "inline" : variant == 1 ? "table-rows" : "table-hash", p.object.c_str(),
                   p.ingress_verified_insns, p.egress_verified_insns, p.load_ns / 1e6);
     EXPECT_EQ(t.mismatches, 0u);
     EXPECT_GT(t.flows, 500u);
@@ -252,8 +256,9 @@ TEST(Codegen, RandomClustersAgreeWithEvaluator) {
     if (seed % 11 == 0) eopt.enforcement = ir::EnforcementMode::Always;
     if (seed % 13 == 0) eopt.audit_mode = true;
     ir::Evaluator ev(loaded.result.policies, loaded.result.inventory, eopt, loaded.dns_cache);
-    auto mode = seed % 2 ? codegen::Mode::Auto : codegen::Mode::Table;
-    auto c = compile_and_load(ev, mode, "seed" + std::to_string(seed));
+    // Auto, tables as per-peer rows, tables as (peer, atom) hashes.
+    auto mode = seed % 3 == 1 ? codegen::Mode::Auto : codegen::Mode::Table;
+    auto c = compile_and_load(ev, mode, "seed" + std::to_string(seed), false, seed % 3 == 0 ? 0 : 16);
     ASSERT_TRUE(c) << "seed " << seed;
     auto extra = give_addresses(ev, c->bundle);
     for (auto& flow : cnpc::testing::random_flows(ev, seed, std::min(per_cluster, want - t.flows))) {
@@ -293,4 +298,34 @@ TEST(Codegen, CorpusBundlesPassTheVerifier) {
   std::printf("corpus: %zu bundles, %zu programs loaded; most verified instructions in one program: %u\n",
               bundles, programs, max_insns);
   EXPECT_GT(bundles, 100u);
+}
+
+// Connection tracking: a reply of an allowed connection passes a policy
+// that would drop it as a new flow; without the forward packet it drops.
+TEST(Codegen, RepliesOfAllowedConnectionsPass) {
+  CNPC_REQUIRE_BPF();
+  frontend::LoadResult r;
+  ir::Diagnostics diags;
+  std::vector<std::string> paths = {std::string(CNPC_SOURCE_DIR) + "/samples/blog-system"};
+  frontend::load_paths(paths, {}, r, diags);
+  ir::Evaluator ev(r.policies, r.inventory);
+  auto c = compile_and_load(ev, codegen::Mode::Auto, "ct", /*conntrack=*/true);
+  ASSERT_TRUE(c);
+  const auto& was = *c->bundle.program_for_endpoint("blog-system/was");
+  runtime::PacketSpec reply;  // mysql:3306 -> was:41000, the SYN-ACK
+  reply.src = "10.0.3.30";
+  reply.dst = "10.0.2.20";
+  reply.sport = 3306;
+  reply.dport = 41000;
+  reply.tcp_syn = false;
+  EXPECT_EQ(runtime::test_run(was.ingress_fd, runtime::build_packet(reply)).verdict, runtime::kDrop)
+      << "no connection yet: api-read-only drops it";
+  runtime::PacketSpec forward;  // was:41000 -> mysql:3306, allowed by was-egress
+  forward.src = "10.0.2.20";
+  forward.dst = "10.0.3.30";
+  forward.sport = 41000;
+  forward.dport = 3306;
+  EXPECT_EQ(runtime::test_run(was.egress_fd, runtime::build_packet(forward)).verdict, runtime::kAllow);
+  EXPECT_EQ(runtime::test_run(was.ingress_fd, runtime::build_packet(reply)).verdict, runtime::kAllow)
+      << "the reply of an allowed connection passes";
 }

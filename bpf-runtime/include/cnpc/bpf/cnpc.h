@@ -78,6 +78,31 @@ struct {
   __type(value, struct cnpc_ipcache_value);
 } cnpc_ipcache SEC(".maps");
 
+/* Connection tracking: the tuple of every connection a program let
+ * through, keyed with the direction that let it through (as Cilium's CT
+ * keys carry CT_EGRESS / CT_INGRESS). A packet is established when its own
+ * direction let its tuple through before, or when the other direction let
+ * its reverse through (it is a reply): it then skips policy, as in Cilium —
+ * an allowed connection's replies are never dropped, and a policy change
+ * does not cut established flows. */
+struct cnpc_ct_key {
+  __u32 saddr[4];
+  __u32 daddr[4];
+  __u16 sport;
+  __u16 dport; /* 0 for ICMP: a reply carries another type */
+  __u8 family;
+  __u8 proto;
+  __u8 direction; /* CNPC_DIR_* of the program that let it through */
+  __u8 pad;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 1 << 16);
+  __type(key, struct cnpc_ct_key);
+  __type(value, __u64);
+} cnpc_ct SEC(".maps");
+
 struct cnpc_event {
   __u64 timestamp_ns;
   __u32 saddr[4];
@@ -185,6 +210,37 @@ static __always_inline __u32 cnpc_class_of(const struct cnpc_pkt *p, const __u32
   key.addr[3] = addr[3];
   struct cnpc_ipcache_value *v = bpf_map_lookup_elem(&cnpc_ipcache, &key);
   return v ? v->class_id : 0xFFFFFFFFu;
+}
+
+static __always_inline void cnpc_ct_key_of(const struct cnpc_pkt *p, int reverse, __u8 dir,
+                                           struct cnpc_ct_key *k) {
+  __builtin_memset(k, 0, sizeof(*k));
+  const __u32 *a = reverse ? p->daddr : p->saddr, *b = reverse ? p->saddr : p->daddr;
+  k->saddr[0] = a[0]; k->saddr[1] = a[1]; k->saddr[2] = a[2]; k->saddr[3] = a[3];
+  k->daddr[0] = b[0]; k->daddr[1] = b[1]; k->daddr[2] = b[2]; k->daddr[3] = b[3];
+  if (p->pidx != CNPC_P_ICMP && p->pidx != CNPC_P_ICMP6) {
+    k->sport = reverse ? p->dport : p->sport;
+    k->dport = reverse ? p->sport : p->dport;
+  }
+  k->family = p->family;
+  k->proto = p->proto;
+  k->direction = dir;
+}
+
+/* A later packet, or a reply, of a connection let through before. */
+static __always_inline int cnpc_ct_established(const struct cnpc_pkt *p, __u8 dir) {
+  struct cnpc_ct_key k;
+  cnpc_ct_key_of(p, 0, dir, &k);
+  if (bpf_map_lookup_elem(&cnpc_ct, &k)) return 1;
+  cnpc_ct_key_of(p, 1, dir == CNPC_DIR_INGRESS ? CNPC_DIR_EGRESS : CNPC_DIR_INGRESS, &k);
+  return bpf_map_lookup_elem(&cnpc_ct, &k) != 0;
+}
+
+static __always_inline void cnpc_ct_create(const struct cnpc_pkt *p, __u8 dir) {
+  struct cnpc_ct_key k;
+  cnpc_ct_key_of(p, 0, dir, &k);
+  __u64 now = bpf_ktime_get_ns();
+  bpf_map_update_elem(&cnpc_ct, &k, &now, BPF_ANY);
 }
 
 static __always_inline void cnpc_emit(struct __sk_buff *skb, const struct cnpc_pkt *p, __u8 dir,

@@ -52,9 +52,13 @@ inline constexpr int kTcActShot = 2;
 // Map names every generated object uses.
 inline constexpr const char* kIpcacheMap = "cnpc_ipcache";
 inline constexpr const char* kEventsMap = "cnpc_events";
+inline constexpr const char* kCtMap = "cnpc_ct";
 // Their definitions in cnpc.h (the loader creates them once with these).
 inline constexpr uint32_t kIpcacheMaxEntries = 1u << 20;
 inline constexpr uint32_t kEventsRingBytes = 1u << 20;
+inline constexpr uint32_t kCtMaxEntries = 1u << 16;
+inline constexpr uint32_t kCtKeyBytes = 40;  // struct cnpc_ct_key
+inline constexpr uint32_t kCtValueBytes = 8;
 
 // struct cnpc_pkt: the parser's output (test programs copy it to maps).
 struct ParsedPkt {

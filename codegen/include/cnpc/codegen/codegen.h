@@ -19,7 +19,9 @@ struct Options {
   std::string include_dir;               // bpf-runtime/include (the shared BPF header)
   Mode mode = Mode::Auto;                // force inline or table lowering (tests, benchmarks)
   size_t inline_max_entries = 24;        // cost model: above this, lower a direction to tables
+  size_t table_row_slots = 16;           // tables: port spans per peer row; more -> pair hash
   bool events = true;                    // emit ring-buffer verdict events
+  bool conntrack = true;                 // replies of allowed connections skip policy
   unsigned jobs = 2;                     // parallel clang processes
   std::string cnpc_version = "0.0.0";
   std::vector<std::string> inputs;       // input files, hashed into the manifest

@@ -1,0 +1,395 @@
+#include "agent.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+namespace cnpc::agent {
+namespace {
+
+using nlohmann::json;
+constexpr unsigned long kBpfFsMagic = 0xcafe4a11;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string read_file_or_empty(const std::string& path) {
+  try {
+    return read_file(path);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+void log(const std::string& line) { std::cerr << "cnpc-agent: " << line << std::endl; }
+
+struct Policy {
+  std::string ns, name;
+};
+
+// Rule ids a generated program's decision function for `dir` can return:
+// for a default-deny drop (no rule id) these name the policies whose
+// default deny it is. Reads the bundle's generated C (inline mode writes
+// `*rule = N u;` per entry; table cells live in the maps files).
+std::set<uint32_t> rules_of_direction(const std::string& source, const std::string& maps, const char* dir) {
+  std::set<uint32_t> out;
+  const std::string fn = std::string("cnpc_decide_") + dir + "(";
+  size_t at = source.find(fn);
+  if (at != std::string::npos) {
+    size_t end = source.find("\n}\n", at);
+    std::string body = source.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    static const std::regex rule_re(R"(\*rule = (\d+)u)");
+    for (std::sregex_iterator it(body.begin(), body.end(), rule_re), e; it != e; ++it)
+      out.insert(uint32_t(std::stoul((*it)[1])));
+  }
+  // Table mode: cell values are category | rule << 32 in maps named for the direction.
+  if (!maps.empty()) {
+    const std::string prefix = std::string("cnpc_") + (dir[0] == 'i' ? "in_" : "eg");
+    for (auto& [name, entries] : json::parse(maps).items()) {
+      if (name.rfind(prefix, 0) != 0) continue;
+      for (const auto& e : entries)
+        if (e.contains("value") && e["value"].is_array())
+          for (const auto& w : e["value"])
+            if (w.is_number_unsigned() && (w.get<uint64_t>() & 0xFFFFFFFFu) != 0)
+              out.insert(uint32_t(w.get<uint64_t>() >> 32));
+    }
+  }
+  return out;
+}
+
+const char* verdict_name(int v) {
+  switch (v) {
+    case runtime::kAllow: return "FORWARDED";
+    case runtime::kDrop: return "DROPPED";
+    case runtime::kRedirect: return "REDIRECTED";
+    case runtime::kAudit: return "AUDIT";
+    default: return "UNKNOWN";
+  }
+}
+
+const char* reason_name(int r) {
+  switch (r) {
+    case runtime::kReasonNone: return "none";
+    case runtime::kReasonPolicyDenied: return "policy-denied";
+    case runtime::kReasonPolicyDeny: return "policy-deny";
+    case runtime::kReasonMalformed: return "malformed";
+    case runtime::kReasonFragment: return "fragment";
+    default: return "unknown";
+  }
+}
+
+std::string proto_name(int p) {
+  switch (p) {
+    case 6: return "TCP";
+    case 17: return "UDP";
+    case 132: return "SCTP";
+    case 1: return "ICMPv4";
+    case 58: return "ICMPv6";
+    default: return std::to_string(p);
+  }
+}
+
+std::string address(int family, const uint32_t* a) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family == 6 ? AF_INET6 : AF_INET, a, buf, sizeof(buf));
+  return buf;
+}
+
+// bpf_ktime_get_ns() is CLOCK_MONOTONIC; events carry wall time (RFC 3339, UTC).
+std::string wall_time(uint64_t mono_ns) {
+  timespec rt{}, mono{};
+  clock_gettime(CLOCK_REALTIME, &rt);
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  int64_t offset = (int64_t(rt.tv_sec) - mono.tv_sec) * 1000000000LL + (rt.tv_nsec - mono.tv_nsec);
+  int64_t ns = int64_t(mono_ns) + offset;
+  time_t secs = time_t(ns / 1000000000LL);
+  tm utc{};
+  gmtime_r(&secs, &utc);
+  char buf[64];
+  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
+  snprintf(buf + n, sizeof(buf) - n, ".%09lldZ", static_cast<long long>(ns % 1000000000LL));
+  return buf;
+}
+
+}  // namespace
+
+std::vector<EndpointSpec> read_endpoints(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);  // JSON is YAML too
+  } catch (const std::exception& e) {
+    throw std::runtime_error("endpoints file " + path + ": " + e.what());
+  }
+  if (!root.IsSequence()) throw std::runtime_error("endpoints file " + path + ": expected a list");
+  std::vector<EndpointSpec> out;
+  for (const auto& n : root) {
+    EndpointSpec e;
+    try {
+      e.name = n["name"].as<std::string>();
+      e.ip = n["ip"].as<std::string>();
+      e.interface = n["interface"].as<std::string>();
+    } catch (const std::exception&) {
+      throw std::runtime_error("endpoints file " + path + ": every entry needs name, ip and interface");
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// One loaded bundle and what the agent derives from its metadata.
+struct Agent::Generation {
+  Generation(runtime::LoadedBundle b, std::string m) : bundle(std::move(b)), manifest(std::move(m)) {}
+  runtime::LoadedBundle bundle;
+  std::string manifest;
+  std::map<uint32_t, Policy> rules;                     // rule id -> its policy
+  std::map<std::string, uint32_t> endpoint_class;       // endpoint name -> class
+  std::map<std::string, std::set<uint32_t>> enforcing[2];  // object -> rule ids, per kDir*
+  struct Resolved {
+    uint32_t class_id;
+    const runtime::ProgramInfo* program;
+  };
+  std::vector<Resolved> resolved;  // per Agent::endpoints_, same order
+  std::map<uint32_t, std::string> ifindex_names;  // filled when attached
+  std::map<uint32_t, std::string> ifindex_objects;
+};
+
+std::unique_ptr<Agent::Generation> Agent::load_generation() const {
+  std::string manifest = read_file(options_.bundle + "/manifest.json");
+  // Everything is checked before anything is attached: manifest hashes,
+  // the verifier, the table maps and the ipcache fill happen in load().
+  auto gen = std::make_unique<Generation>(runtime::LoadedBundle::load(options_.bundle), manifest);
+  json meta = json::parse(read_file(options_.bundle + "/metadata.json"));
+  for (const auto& r : meta.at("rules"))
+    gen->rules[r.at("id").get<uint32_t>()] = {r.value("namespace", ""), r.value("name", "")};
+  for (const auto& e : meta.at("endpoints")) gen->endpoint_class[e.at("name")] = e.at("class").get<uint32_t>();
+  for (const auto& p : meta.at("programs")) {
+    std::string object = p.at("object");
+    std::string source = p.contains("source") && p["source"].is_string()
+                             ? read_file_or_empty(options_.bundle + "/" + p["source"].get<std::string>()) : "";
+    std::string maps_name = object.substr(0, object.size() - std::string(".bpf.o").size()) + ".maps.json";
+    if (p.contains("maps")) maps_name = p["maps"].is_string() ? p["maps"].get<std::string>() : "";
+    std::string maps = maps_name.empty() ? "" : read_file_or_empty(options_.bundle + "/" + maps_name);
+    gen->enforcing[runtime::kDirIngress][object] = rules_of_direction(source, maps, "ingress");
+    gen->enforcing[runtime::kDirEgress][object] = rules_of_direction(source, maps, "egress");
+  }
+  for (const auto& ep : endpoints_) {
+    auto it = gen->endpoint_class.find(ep.name);
+    if (it == gen->endpoint_class.end())
+      throw std::runtime_error("endpoint " + ep.name + " is not in the bundle's metadata");
+    const runtime::ProgramInfo* prog = nullptr;
+    try {
+      prog = &gen->bundle.program_for_class(it->second);
+    } catch (const std::out_of_range&) {
+      throw std::runtime_error("endpoint " + ep.name + " (class " + std::to_string(it->second) +
+                               ") has no program in the bundle");
+    }
+    // The endpoint's own address may be newer than the compile's inventory.
+    gen->bundle.ipcache_update(ep.ip, it->second);
+    gen->resolved.push_back({it->second, prog});
+  }
+  return gen;
+}
+
+Agent::Agent(Options options) : options_(std::move(options)) {
+  endpoints_ = read_endpoints(options_.endpoints);
+  if (options_.events.empty()) {
+    events_ = stdout;
+  } else if (!(events_ = std::fopen(options_.events.c_str(), "a"))) {
+    throw std::runtime_error("cannot open " + options_.events + ": " + std::strerror(errno));
+  }
+  try {
+    last_manifest_ = read_file_or_empty(options_.bundle + "/manifest.json");
+    gen_ = load_generation();
+    for (size_t i = 0; i < endpoints_.size(); ++i) {
+      const auto& ep = endpoints_[i];
+      Attachment a;
+      a.spec = ep;
+      a.ifindex = int(if_nametoindex(ep.interface.c_str()));
+      if (a.ifindex == 0) throw std::runtime_error("interface " + ep.interface + " of " + ep.name + ": " + std::strerror(errno));
+      a.qdisc = std::make_unique<Clsact>(a.ifindex);
+      a.pod_egress = std::make_unique<TcFilter>(a.ifindex, TcPoint::Ingress, gen_->resolved[i].program->egress_fd);
+      a.pod_ingress = std::make_unique<TcFilter>(a.ifindex, TcPoint::Egress, gen_->resolved[i].program->ingress_fd);
+      gen_->ifindex_names[uint32_t(a.ifindex)] = ep.name;
+      gen_->ifindex_objects[uint32_t(a.ifindex)] = gen_->resolved[i].program->object;
+      attached_.push_back(std::move(a));
+    }
+    pin_maps(*gen_);
+  } catch (...) {
+    attached_.clear();
+    unpin();
+    if (events_ != stdout) std::fclose(events_);
+    throw;
+  }
+  log("loaded " + options_.bundle + " (" + std::to_string(gen_->bundle.programs().size()) + " programs), attached " +
+      std::to_string(attached_.size()) + " endpoints");
+}
+
+Agent::~Agent() {
+  if (gen_) write_events(*gen_);
+  attached_.clear();  // filters first, then the qdiscs this agent created
+  unpin();
+  if (events_ && events_ != stdout) std::fclose(events_);
+  log("detached");
+}
+
+bool Agent::reload() {
+  last_manifest_ = read_file_or_empty(options_.bundle + "/manifest.json");
+  std::unique_ptr<Generation> next;
+  try {
+    next = load_generation();
+  } catch (const std::exception& e) {
+    log(std::string("reload failed, keeping the running programs: ") + e.what());
+    return false;
+  }
+  // Swap every filter; on a failure put back the ones already swapped.
+  size_t done = 0;
+  try {
+    for (; done < attached_.size(); ++done) {
+      auto& a = attached_[done];
+      const auto* prog = next->resolved[done].program;
+      a.pod_egress->replace(prog->egress_fd);
+      a.pod_ingress->replace(prog->ingress_fd);
+      next->ifindex_names[uint32_t(a.ifindex)] = a.spec.name;
+      next->ifindex_objects[uint32_t(a.ifindex)] = prog->object;
+    }
+  } catch (const std::exception& e) {
+    for (size_t i = 0; i <= done && i < attached_.size(); ++i) {
+      try {
+        attached_[i].pod_egress->replace(gen_->resolved[i].program->egress_fd);
+        attached_[i].pod_ingress->replace(gen_->resolved[i].program->ingress_fd);
+      } catch (const std::exception& again) {
+        log(std::string("rolling back ") + attached_[i].spec.name + ": " + again.what());
+      }
+    }
+    log(std::string("reload failed, keeping the running programs: ") + e.what());
+    return false;
+  }
+  write_events(*gen_);  // what the old programs emitted before the swap
+  gen_ = std::move(next);  // closes the old objects and maps
+  try {
+    pin_maps(*gen_);
+  } catch (const std::exception& e) {
+    log(std::string("reloaded, but pinning failed: ") + e.what());
+  }
+  log("reloaded " + options_.bundle + " (" + std::to_string(gen_->bundle.programs().size()) + " programs)");
+  return true;
+}
+
+void Agent::reload_if_changed() {
+  std::string m = read_file_or_empty(options_.bundle + "/manifest.json");
+  // Mid-rename the file may be briefly missing: wait for the next poll.
+  if (!m.empty() && m != last_manifest_) reload();
+}
+
+void Agent::write_events() { write_events(*gen_); }
+
+void Agent::write_events(Generation& gen) {
+  auto events = gen.bundle.drain_events();
+  for (const auto& e : events) {
+    json j;
+    j["time"] = wall_time(e.timestamp_ns);
+    j["verdict"] = verdict_name(e.verdict);
+    j["reason"] = reason_name(e.reason);
+    j["direction"] = e.direction == runtime::kDirIngress ? "ingress" : "egress";
+    j["source"] = address(e.family, e.saddr);
+    j["destination"] = address(e.family, e.daddr);
+    j["protocol"] = proto_name(e.proto);
+    j["source_port"] = e.sport;
+    j["destination_port"] = e.dport;
+    j["ifindex"] = e.ifindex;
+    auto ep = gen.ifindex_names.find(e.ifindex);
+    j["endpoint"] = ep == gen.ifindex_names.end() ? json() : json(ep->second);
+    j["peer_class"] = e.peer_class == runtime::kNoClass ? json() : json(e.peer_class);
+    if (e.rule_id == runtime::kNoRule) {
+      j["rule_id"] = nullptr;
+      j["policy"] = nullptr;
+    } else {
+      j["rule_id"] = e.rule_id;
+      auto r = gen.rules.find(e.rule_id);
+      j["policy"] = r == gen.rules.end() ? json() : json{{"namespace", r->second.ns}, {"name", r->second.name}};
+    }
+    // A default-deny drop has no rule: name the policies whose default it is.
+    if (e.verdict == runtime::kDrop && e.reason == runtime::kReasonPolicyDenied) {
+      json by = json::array();
+      auto obj = gen.ifindex_objects.find(e.ifindex);
+      if (obj != gen.ifindex_objects.end()) {
+        std::set<std::pair<std::string, std::string>> seen;
+        for (uint32_t id : gen.enforcing[e.direction == runtime::kDirIngress ? 0 : 1][obj->second]) {
+          auto r = gen.rules.find(id);
+          if (r != gen.rules.end() && seen.insert({r->second.ns, r->second.name}).second)
+            by.push_back({{"namespace", r->second.ns}, {"name", r->second.name}});
+        }
+      }
+      j["enforced_by"] = by;
+    }
+    std::fprintf(events_, "%s\n", j.dump().c_str());
+  }
+  if (!events.empty()) std::fflush(events_);
+}
+
+void Agent::pin_maps(const Generation& gen) {
+  const std::string& dir = options_.pin_dir;
+  if (dir.empty()) return;
+  if (pins_.empty()) {  // first time: make sure the directory is on a bpffs
+    auto is_bpffs = [](const std::string& d) {
+      struct statfs st{};
+      return ::statfs(d.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == kBpfFsMagic;
+    };
+    std::string parent = dir.substr(0, dir.find_last_of('/'));
+    if (parent.empty()) parent = "/";
+    struct stat st{};
+    // A missing directory under an unmounted /sys/fs/bpf (sysfs refuses
+    // mkdir): mount bpffs on the parent first, as Cilium does.
+    if (::stat(dir.c_str(), &st) != 0 && !is_bpffs(parent) && parent.rfind("/sys/fs/bpf", 0) == 0) {
+      if (::mount("bpffs", parent.c_str(), "bpf", 0, nullptr) != 0)
+        throw std::runtime_error("mounting bpffs on " + parent + ": " + std::strerror(errno));
+      mounted_at_ = parent;
+    }
+    if (::mkdir(dir.c_str(), 0700) == 0) {
+      created_pin_dir_ = true;
+    } else if (errno != EEXIST) {
+      throw std::runtime_error("creating " + dir + ": " + std::strerror(errno));
+    }
+    if (!is_bpffs(dir)) {
+      if (::mount("bpffs", dir.c_str(), "bpf", 0, nullptr) != 0)
+        throw std::runtime_error("mounting bpffs on " + dir + ": " + std::strerror(errno));
+      mounted_at_ = dir;
+    }
+  }
+  pins_ = {dir + "/" + runtime::kIpcacheMap, dir + "/" + runtime::kEventsMap};
+  pin_fd(gen.bundle.ipcache_fd(), pins_[0]);
+  pin_fd(gen.bundle.events_fd(), pins_[1]);
+}
+
+void Agent::unpin() {
+  for (const auto& p : pins_) ::unlink(p.c_str());
+  pins_.clear();
+  const std::string& dir = options_.pin_dir;
+  if (mounted_at_ == dir && ::umount(dir.c_str()) == 0) mounted_at_.clear();
+  if (created_pin_dir_ && ::rmdir(dir.c_str()) == 0) created_pin_dir_ = false;
+  // A bpffs this agent mounted on the parent goes too (fails while others pin there: EBUSY is fine).
+  if (!mounted_at_.empty() && ::umount(mounted_at_.c_str()) == 0) mounted_at_.clear();
+}
+
+}  // namespace cnpc::agent
