@@ -83,22 +83,34 @@ bool is_inventory_kind(const std::string& kind) {
 namespace {
 // kubectl apply semantics: a later object with the same kind and name
 // replaces the earlier one.
-void add_endpoint(ir::Inventory& out, ir::Endpoint e, ir::Diagnostics& diags) {
-  for (auto& existing : out.endpoints)
-    if (existing.display() == e.display() && existing.workload == e.workload && existing.kind == e.kind) {
-      auto& d = diags.report("duplicate-object", e.loc,
-                             "'" + e.display() + "' is defined more than once; this definition replaces the earlier one");
-      d.notes.push_back({existing.loc, "earlier definition"});
-      existing = std::move(e);
-      return;
-    }
+std::string endpoint_key(const ir::Endpoint& e) {
+  return e.display() + '\n' + e.workload + '\n' + std::to_string(int(e.kind));
+}
+
+void add_endpoint(ir::Inventory& out, std::unordered_map<std::string, size_t>& index, ir::Endpoint e,
+                  ir::Diagnostics& diags) {
+  if (index.size() != out.endpoints.size()) {  // endpoints added elsewhere: re-index
+    index.clear();
+    for (size_t i = 0; i < out.endpoints.size(); ++i) index.try_emplace(endpoint_key(out.endpoints[i]), i);
+  }
+  std::string key = endpoint_key(e);
+  if (auto it = index.find(key); it != index.end()) {
+    auto& existing = out.endpoints[it->second];
+    auto& d = diags.report("duplicate-object", e.loc,
+                           "'" + e.display() + "' is defined more than once; this definition replaces the earlier one");
+    d.notes.push_back({existing.loc, "earlier definition"});
+    existing = std::move(e);
+    return;
+  }
+  index.emplace(std::move(key), out.endpoints.size());
   out.endpoints.push_back(std::move(e));
 }
 }  // namespace
 
 void load_inventory_object(const YAML::Node& object, const std::string& kind,
                            const std::string& file, const LoadOptions& options,
-                           ir::Inventory& out, ir::Diagnostics& diags) {
+                           ir::Inventory& out, std::unordered_map<std::string, size_t>& index,
+                           ir::Diagnostics& diags) {
   YAML::Node metadata = member(object, "metadata");
   auto name = scalar_of(member(metadata, "name"));
   if (!name || name->empty()) {
@@ -136,7 +148,7 @@ void load_inventory_object(const YAML::Node& object, const std::string& kind,
       for (const auto& a : addrs)
         if (auto ip = ir::IpAddr::parse(scalar_of(member(a, "address")).value_or("")))
           e.ips.push_back(*ip);
-    add_endpoint(out, std::move(e), diags);
+    add_endpoint(out, index, std::move(e), diags);
     return;
   }
   if (kind == "Pod") {
@@ -150,7 +162,7 @@ void load_inventory_object(const YAML::Node& object, const std::string& kind,
     if (e.ips.empty())
       if (auto ip = ir::IpAddr::parse(scalar_of(member(status, "podIP")).value_or("")))
         e.ips.push_back(*ip);
-    add_endpoint(out, std::move(e), diags);
+    add_endpoint(out, index, std::move(e), diags);
     return;
   }
   // Workload controllers stand for the pods their template creates.
@@ -164,7 +176,7 @@ void load_inventory_object(const YAML::Node& object, const std::string& kind,
   ir::Endpoint e = pod_endpoint(member(tmpl, "metadata"), member(tmpl, "spec"), ns, *name, options);
   e.workload = kind;
   e.loc = loc;
-  add_endpoint(out, std::move(e), diags);
+  add_endpoint(out, index, std::move(e), diags);
 }
 
 void finalize_inventory(ir::Inventory& inventory) {

@@ -94,7 +94,7 @@ class ObjectLoader {
       }
       load_policy(doc, kind);
     } else if (is_inventory_kind(kind)) {
-      load_inventory_object(doc, kind, file_, options_, out_.inventory, diags_);
+      load_inventory_object(doc, kind, file_, options_, out_.inventory, out_.endpoint_index, diags_);
     } else if (starts_with(api, "cilium.io/") || starts_with(api, "policy.networking.k8s.io/")) {
       diags_.report("unsupported-kind", loc_of(doc, file_),
                     kind + " is not evaluated by cnpc; skipped");

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <string>
+#include <unordered_map>
 
 #include "cnpc/compiler/frontend.h"
 #include "cnpc/ir/diagnostics.h"
@@ -30,9 +31,11 @@ void lower_k8s_object(const YAML::Node& object, const ObjectContext& ctx, ir::Po
 
 // Inventory objects: Namespace, Pod, workloads, Node.
 bool is_inventory_kind(const std::string& kind);
+// `index` maps inventory.endpoints by name, workload and kind (duplicates).
 void load_inventory_object(const YAML::Node& object, const std::string& kind,
                            const std::string& file, const LoadOptions& options,
-                           ir::Inventory& out, ir::Diagnostics& diags);
+                           ir::Inventory& out, std::unordered_map<std::string, size_t>& index,
+                           ir::Diagnostics& diags);
 // Recomputes namespace-derived identity labels once all namespaces are known.
 void finalize_inventory(ir::Inventory& inventory);
 

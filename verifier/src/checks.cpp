@@ -55,6 +55,26 @@ Sat check_in_domain(Encoder& enc, const FlowVars& f, const z3::expr& formula, un
   return check(ctx, formula && domain, timeout_ms, model);
 }
 
+// A formula without strings (an L3/L4 verdict) on the encoder's
+// incremental solver: no string domain to add, no solver to build.
+Sat check_l34(Encoder& enc, const z3::expr& formula, unsigned timeout_ms,
+              std::optional<z3::model>* model = nullptr) {
+  z3::solver& solver = enc.l34_solver(timeout_ms);
+  struct Scope {
+    z3::solver& s;
+    explicit Scope(z3::solver& s) : s(s) { s.push(); }
+    ~Scope() { s.pop(); }
+  } scope(solver);
+  solver.add(formula);
+  switch (solver.check()) {
+    case z3::sat:
+      if (model) *model = solver.get_model();
+      return Sat::Yes;
+    case z3::unsat: return Sat::No;
+    default: return Sat::Unknown;
+  }
+}
+
 std::string origin_text(const ir::Origin& o) {
   return o.kind + " " + o.policy_ref() + " " + o.path;
 }
@@ -145,10 +165,10 @@ void shadowed_allow(Encoder& enc, RuleId r, const Options& opt, std::vector<Find
   FlowVars f = enc.flow("f_");
   z3::expr base = enc.well_formed_core(f) && enc.rule_match(r, f);
   std::optional<z3::model> m;
-  Sat any = check_in_domain(enc, f, base, opt.timeout_ms, &m);
+  Sat any = check_l34(enc, base, opt.timeout_ms, &m);
   if (any == Sat::Unknown) return out.push_back(unknown("shadowed-allow for " + origin_text(rule.origin), rule.origin));
   if (any == Sat::No) return;  // matches nothing: other checks speak of that
-  Sat open = check_in_domain(enc, f, base && !enc.side_denied_by_rule(rule.direction, f), opt.timeout_ms);
+  Sat open = check_l34(enc, base && !enc.side_denied_by_rule(rule.direction, f), opt.timeout_ms);
   if (open == Sat::Unknown) return out.push_back(unknown("shadowed-allow for " + origin_text(rule.origin), rule.origin));
   if (open == Sat::Yes) return;
   ir::Flow w = enc.extract(*m, f, ir::L7Kind::None);
@@ -182,20 +202,22 @@ void redundant(Encoder& enc, RuleId r, const Options& opt, std::vector<Finding>&
   z3::expr wf = enc.well_formed_core(f) && enc.in_set(subject, domain);
   // The rule must matter somewhere to be called redundant (not dead).
   std::optional<z3::model> m;
-  Sat any = check_in_domain(enc, f, wf && enc.rule_match(r, f), opt.timeout_ms, &m);
+  Sat any = check_l34(enc, wf && enc.rule_match(r, f), opt.timeout_ms, &m);
   const std::string what = (rule.action == ir::Action::Allow ? "redundant-rule for " : "ineffective-deny for ") + origin_text(rule.origin);
   if (any == Sat::Unknown) return out.push_back(unknown(what, rule.origin));
   if (any == Sat::No) return;
   z3::expr full = enc.side_allowed(d, f), without = enc.side_allowed(d, f, &mask);
-  std::vector<z3::expr> differences = {full != without};
-  for (ir::L7Kind k : {ir::L7Kind::Http, ir::L7Kind::Dns})
-    if (has_l7(ps, k))
-      differences.push_back(full && without &&
-                            enc.l7_allowed(d, f, k) != enc.l7_allowed(d, f, k, &mask));
-  for (const auto& diff : differences) {
+  // Removing it changes some verdict: L3/L4 first (most rules stop here),
+  // the request verdicts (strings) only when those agree.
+  Sat l34 = check_l34(enc, wf && full != without, opt.timeout_ms);
+  if (l34 == Sat::Unknown) return out.push_back(unknown(what, rule.origin));
+  if (l34 == Sat::Yes) return;
+  for (ir::L7Kind k : {ir::L7Kind::Http, ir::L7Kind::Dns}) {
+    if (!has_l7(ps, k)) continue;
+    z3::expr diff = full && without && enc.l7_allowed(d, f, k) != enc.l7_allowed(d, f, k, &mask);
     Sat s = check_in_domain(enc, f, wf && diff, opt.timeout_ms);
     if (s == Sat::Unknown) return out.push_back(unknown(what, rule.origin));
-    if (s == Sat::Yes) return;  // removing it changes some verdict
+    if (s == Sat::Yes) return;
   }
   if (!enc.untranslatable().empty()) return;  // L7 part not proved
 
@@ -247,7 +269,15 @@ void l7_voided(Encoder& enc, RuleId r, size_t j, const Options& opt, std::vector
   z3::expr not_host = z3::ult(peer, ctx.bv_val(enc.class_count(), peer.get_sort().bv_size()));
   for (uint32_t c = 0; c < enc.class_count(); ++c)
     if (is_host(ev, ev.representative(c))) not_host = not_host && peer != ctx.bv_val(c, peer.get_sort().bv_size());
-  z3::expr formula = enc.well_formed_core(f) && subject_peer && not_host && enc.side_allowed(d, f) && !own &&
+  // A request these rules reject passes only where L7 is not enforced or
+  // another allow entry matches the flow: an L3/L4 question, and almost
+  // always unsat, which settles the check without strings.
+  z3::expr allowed = enc.side_allowed(d, f);
+  Sat other = check_l34(enc, enc.well_formed_core(f) && subject_peer && not_host && allowed &&
+                                 (!enc.l7_enforced(d, f) || enc.other_allow_entries(d, r, j, f)),
+                        opt.timeout_ms);
+  if (other == Sat::No) return;
+  z3::expr formula = enc.well_formed_core(f) && subject_peer && not_host && allowed && !own &&
                      enc.l7_allowed(d, f, pr.l7.kind);
   std::optional<z3::model> m;
   Sat s = check_in_domain(enc, f, formula, opt.timeout_ms, &m);
@@ -282,7 +312,7 @@ void parser_conflict(Encoder& enc, RuleId a, size_t ja, RuleId b, size_t jb, con
   z3::expr formula = enc.well_formed_core(f) && enc.rule_match(a, f) && enc.port_rule_first(a, ja, f) &&
                      enc.rule_match(b, f) && enc.port_rule_first(b, jb, f);
   std::optional<z3::model> m;
-  Sat s = check_in_domain(enc, f, formula, opt.timeout_ms, &m);
+  Sat s = check_l34(enc, formula, opt.timeout_ms, &m);
   const ir::Rule& ra = ps.rules[a];
   const ir::Rule& rb = ps.rules[b];
   if (s == Sat::Unknown) return out.push_back(unknown("l7-parser-conflict for " + origin_text(rb.origin), rb.origin));
@@ -367,7 +397,7 @@ void isolated(Encoder& enc, const ClassGroup& g, Direction d, const Options& opt
   auto specs = enforcing_specs(ev, cls, d);
   if (specs.empty()) return;
   const ir::Origin& origin = ev.policies().specs[specs.front()].origin;
-  Sat s = check_in_domain(enc, f, enc.well_formed_core(f) && subject && not_host && enc.side_allowed(d, f), opt.timeout_ms);
+  Sat s = check_l34(enc, enc.well_formed_core(f) && subject && not_host && enc.side_allowed(d, f), opt.timeout_ms);
   if (s == Sat::Unknown) return out.push_back(unknown("isolated-workload", origin));
   if (s == Sat::Yes) return;
   Finding fd;
@@ -395,7 +425,7 @@ void dns_blocked(Encoder& enc, const ClassGroup& g, const std::vector<uint32_t>&
   const ir::Origin& origin = ev.policies().specs[specs.front()].origin;
   z3::expr to_dns = f.src == ctx.bv_val(cls, bits) && enc.in_set(f.dst, dns_classes) &&
                     f.proto == ctx.bv_val(17, 8) && f.port == ctx.bv_val(53, 16);
-  Sat s = check_in_domain(enc, f, enc.well_formed_core(f) && to_dns && enc.side_allowed(Direction::Egress, f), opt.timeout_ms);
+  Sat s = check_l34(enc, enc.well_formed_core(f) && to_dns && enc.side_allowed(Direction::Egress, f), opt.timeout_ms);
   if (s == Sat::Unknown) return out.push_back(unknown("dns-blocked", origin));
   if (s == Sat::Yes) return;
   ir::Flow w;
@@ -501,7 +531,18 @@ std::vector<Finding> lint(const ir::Evaluator& ev, const Options& options, bool 
         if (rule.port_rules[j].l7.kind != ir::L7Kind::None)
           jobs.push_back([r, j, &options](Encoder& e, auto& out) { l7_voided(e, r, j, options, out); });
   }
-  // Parser conflicts: pairs of L7 port rules of different kinds, same direction.
+  auto model = std::make_shared<const ClassModel>(ev);
+  // Parser conflicts: pairs of L7 port rules of different kinds, same
+  // direction, whose rules select a common class (else no flow has both:
+  // no job; the pairs grow with the square of the L7 rules).
+  auto share_subject = [&](RuleId a, RuleId b) {
+    const ClassSet &x = model->subjects[a], &y = model->subjects[b];
+    for (auto i = x.begin(), k = y.begin(); i != x.end() && k != y.end();) {
+      if (*i == *k) return true;
+      if (*i < *k) ++i; else ++k;
+    }
+    return false;
+  };
   std::vector<std::pair<RuleId, size_t>> l7_rules;
   for (RuleId r = 0; r < ps.rules.size(); ++r)
     for (size_t j = 0; j < ps.rules[r].port_rules.size(); ++j)
@@ -513,6 +554,7 @@ std::vector<Finding> lint(const ir::Evaluator& ev, const Options& options, bool 
       const size_t ja = l7_rules[x].second, jb = l7_rules[y].second;  // plain names: clang 14 lambdas
       if (ps.rules[a].direction != ps.rules[b].direction) continue;
       if (ps.rules[a].port_rules[ja].l7.kind == ps.rules[b].port_rules[jb].l7.kind) continue;
+      if (!share_subject(a, b)) continue;
       jobs.push_back([=, &options](Encoder& e, auto& out) { parser_conflict(e, a, ja, b, jb, options, out); });
     }
   for (Direction d : {Direction::Ingress, Direction::Egress})
@@ -534,7 +576,6 @@ std::vector<Finding> lint(const ir::Evaluator& ev, const Options& options, bool 
     for (const auto& g : group_classes(ev, Direction::Egress))
       jobs.push_back([g, dns_classes, &options](Encoder& e, auto& out) { dns_blocked(e, g, dns_classes, options, out); });
 
-  auto model = std::make_shared<const ClassModel>(ev);
   findings = run(model, options, jobs);
   // A shadowed allow is also redundant; the shadowing is the news.
   std::vector<ir::SourceLocation> shadowed;

@@ -1,6 +1,7 @@
 #include "encoder.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "regex_to_z3.h"
 
@@ -121,6 +122,20 @@ ClassModel::ClassModel(const ir::Evaluator& ev) : ev(ev) {
       for (auto& [peers, subj] : by_peers) peer_groups[r][i].push_back({subj, peers});
     }
   }
+  for (const auto& r : rules) {
+    if (r.direction != Direction::Ingress) continue;
+    for (const auto& pr : r.port_rules)
+      for (const auto& pm : pr.ports)
+        for (Proto proto : {Proto::TCP, Proto::UDP, Proto::SCTP}) {
+          if (pm.name.empty() || ingress_named_ports.count({pm.name, proto})) continue;
+          std::map<uint16_t, ClassSet> by_port;
+          for (uint32_t c = 0; c < class_count; ++c)
+            if (auto port = ev.named_port(Direction::Ingress, ev.representative(c), pm.name, proto))
+              by_port[*port].push_back(c);
+          auto& groups = ingress_named_ports[{pm.name, proto}];
+          for (auto& [port, set] : by_port) groups.emplace_back(port, std::move(set));
+        }
+  }
   for (const auto& r : rules)
     for (const auto& pr : r.port_rules)
       for (const auto& h : pr.l7.http)
@@ -138,15 +153,29 @@ Encoder::Encoder(z3::context& ctx, const ir::Evaluator& ev)
 Encoder::Encoder(z3::context& ctx, std::shared_ptr<const ClassModel> model)
     : ctx_(ctx), model_(std::move(model)), ev_(model_->ev), enforcement_(&model_->enforcement) {}
 
-bool Encoder::in_domain(RuleId r) const {
-  if (!domain_) return true;
-  const ClassSet& s = model_->subjects[r];
-  auto a = s.begin(), b = domain_->begin();
-  while (a != s.end() && b != domain_->end()) {
-    if (*a == *b) return true;
-    if (*a < *b) ++a; else ++b;
+void Encoder::restrict_to(const ClassSet* domain) {
+  domain_ = domain;
+  if (!domain) return;
+  // The rules that select a class of the domain, once: every side formula
+  // asks about every rule.
+  if (domain_stamp_.size() != model_->subjects.size()) domain_stamp_.assign(model_->subjects.size(), 0);
+  ++domain_gen_;
+  for (uint32_t c : *domain)
+    for (Direction d : {Direction::Ingress, Direction::Egress})
+      for (RuleId r : ev_.rules_of(c, d)) domain_stamp_[r] = domain_gen_;
+}
+
+bool Encoder::in_domain(RuleId r) const { return !domain_ || domain_stamp_[r] == domain_gen_; }
+
+z3::solver& Encoder::l34_solver(unsigned timeout_ms) {
+  if (!l34_solver_ || l34_timeout_ != timeout_ms) {
+    l34_solver_.emplace(ctx_);
+    z3::params p(ctx_);
+    p.set("timeout", timeout_ms);
+    l34_solver_->set(p);
+    l34_timeout_ = timeout_ms;
   }
-  return false;
+  return *l34_solver_;
 }
 
 // The enforcement another evaluator (same inventory, other policies)
@@ -421,9 +450,17 @@ z3::expr Encoder::port_match(const ir::PortMatch& pm, const FlowVars& f, Directi
         terms.push_back(on_proto && f.port == ctx_.bv_val(unsigned(*port), 16));
       continue;
     }
-    for (uint32_t c = 0; c < model_->class_count; ++c)
-      if (auto port = ev_.named_port(d, ev_.representative(c), pm.name, proto))
-        terms.push_back(on_proto && f.dst == cls(c) && f.port == ctx_.bv_val(unsigned(*port), 16));
+    // Classes grouped by the number; with a domain, only its classes (the
+    // destination is the subject, which the domain holds).
+    for (const auto& [port, set] : model_->ingress_named_ports.at({pm.name, proto})) {
+      ClassSet inside;
+      if (domain_)
+        std::set_intersection(set.begin(), set.end(), domain_->begin(), domain_->end(),
+                              std::back_inserter(inside));
+      const ClassSet& classes = domain_ ? inside : set;
+      if (!classes.empty())
+        terms.push_back(on_proto && in_set(f.dst, classes) && f.port == ctx_.bv_val(unsigned(port), 16));
+    }
   }
   return any_of(ctx_, terms);
 }
@@ -434,19 +471,18 @@ z3::expr Encoder::port_rule_match(const ir::PortRule& pr, const FlowVars& f, Dir
   return any_of(ctx_, terms);
 }
 
-std::pair<z3::expr, z3::expr> Encoder::port_key(const ir::PortRule& pr, const FlowVars& f,
-                                                Direction d) {
-  // The evaluator keys by the first matching port: build the ite chain backwards.
-  z3::expr first = ctx_.bv_val(0, 16), last = ctx_.bv_val(0, 16);
-  for (size_t i = pr.ports.size(); i-- > 0;) {
-    const auto& pm = pr.ports[i];
+std::vector<std::pair<Encoder::PortSpecKey, z3::expr>> Encoder::port_keys(const ir::PortRule& pr,
+                                                                          const FlowVars& f, Direction d) {
+  std::vector<std::pair<PortSpecKey, z3::expr>> out;
+  z3::expr none_before = ctx_.bool_val(true);
+  for (const auto& pm : pr.ports) {
     z3::expr m = port_match(pm, f, d);
-    z3::expr kf = pm.name.empty() ? ctx_.bv_val(unsigned(pm.first), 16) : f.port;
-    z3::expr kl = pm.name.empty() ? ctx_.bv_val(unsigned(pm.last), 16) : f.port;
-    first = z3::ite(m, kf, first);
-    last = z3::ite(m, kl, last);
+    PortSpecKey key;
+    if (pm.name.empty()) key = std::make_pair(pm.first, pm.last);
+    out.emplace_back(key, none_before && m);
+    none_before = none_before && !m;
   }
-  return {first, last};
+  return out;
 }
 
 z3::expr Encoder::l4_match(RuleId r, const FlowVars& f) {
@@ -596,6 +632,27 @@ z3::expr Encoder::l7_enforced(Direction d, const FlowVars& f, const RuleMask* ma
   return in_set(enforced_side.subject(f), enforcement_->enforced[dir_index(d)]) && any_of(ctx_, terms);
 }
 
+z3::expr Encoder::other_allow_entries(Direction d, RuleId r0, size_t j0, const FlowVars& f) {
+  const Side side{d == Direction::Egress};
+  const auto& rules = ev_.policies().rules;
+  z3::expr l4proto = f.proto == ctx_.bv_val(6, 8) || f.proto == ctx_.bv_val(17, 8) ||
+                     f.proto == ctx_.bv_val(132, 8);
+  std::vector<z3::expr> terms;
+  for (RuleId r = 0; r < rules.size(); ++r) {
+    const auto& rule = rules[r];
+    if (rule.direction != d || rule.action != ir::Action::Allow) continue;
+    if (!in_domain(r)) continue;
+    z3::expr base = in_set(side.subject(f), model_->subjects[r]) && peer_match(r, f) && l4proto;
+    if (rule.port_rules.empty() && rule.icmps.empty()) {
+      terms.push_back(base);
+      continue;
+    }
+    for (size_t j = 0; j < rule.port_rules.size(); ++j)
+      if (r != r0 || j != j0) terms.push_back(base && port_rule_first(r, j, f));
+  }
+  return any_of(ctx_, terms);
+}
+
 z3::expr Encoder::l7_allowed(Direction d, const FlowVars& f, ir::L7Kind kind,
                              const RuleMask* mask) {
   const Side side{d == Direction::Egress};
@@ -606,9 +663,9 @@ z3::expr Encoder::l7_allowed(Direction d, const FlowVars& f, ir::L7Kind kind,
   // entry has no port rule and no L7.
   struct Match {
     z3::expr m;
-    z3::expr first, last;
     const ir::L7Rules* l7;
     bool has_port;
+    std::vector<std::pair<PortSpecKey, z3::expr>> keys;  // DNS only: the port spec that matched
   };
   static const ir::L7Rules kNone;
   std::vector<Match> matches;
@@ -619,29 +676,51 @@ z3::expr Encoder::l7_allowed(Direction d, const FlowVars& f, ir::L7Kind kind,
     if (!in_domain(r)) continue;
     z3::expr base = in_set(side.subject(f), model_->subjects[r]) && peer_match(r, f) && l4proto;
     if (rule.port_rules.empty() && rule.icmps.empty()) {
-      matches.push_back({base, ctx_.bv_val(0, 16), ctx_.bv_val(0, 16), &kNone, false});
+      matches.push_back({base, &kNone, false, {}});
       continue;
     }
-    for (size_t j = 0; j < rule.port_rules.size(); ++j) {
-      auto [kf, kl] = port_key(rule.port_rules[j], f, d);
-      matches.push_back({base && port_rule_first(r, j, f), kf, kl, &rule.port_rules[j].l7, true});
-    }
+    for (size_t j = 0; j < rule.port_rules.size(); ++j)
+      matches.push_back({base && port_rule_first(r, j, f), &rule.port_rules[j].l7, true,
+                         kind == ir::L7Kind::Dns ? port_keys(rule.port_rules[j], f, d)
+                                                 : std::vector<std::pair<PortSpecKey, z3::expr>>{}});
   }
   std::vector<z3::expr> ok;
   if (d == Direction::Ingress && ev_.options().allow_localhost == ir::AllowLocalhost::Always)
     ok.push_back(in_set(side.subject(f), model_->pod_classes) && in_set(side.peer(f), model_->host_classes));
+  // The L7 wildcard. For HTTP and Kafka any allow without L7 counts
+  // (Envoy's wildcard-port rule); for DNS only one with the same port spec
+  // as a matching entry with L7. Entries grouped by the spec that matched,
+  // so this stays linear in the entries (pairwise, a diff of 1,000
+  // policies had hundreds of thousands of terms).
+  if (kind == ir::L7Kind::Dns) {
+    std::map<std::pair<uint16_t, uint16_t>, std::vector<z3::expr>> plain, with_l7;
+    std::vector<z3::expr> plain_named, l7_named;
+    for (const auto& a : matches) {
+      if (!a.has_port) continue;
+      const bool l7 = a.l7->kind != ir::L7Kind::None;
+      for (const auto& [key, first] : a.keys) {
+        if (key)
+          (l7 ? with_l7 : plain)[*key].push_back(a.m && first);
+        else
+          (l7 ? l7_named : plain_named).push_back(a.m && first);
+      }
+    }
+    auto port_is = [&](uint16_t p) { return f.port == ctx_.bv_val(unsigned(p), 16); };
+    for (const auto& [key, terms] : plain)
+      if (auto it = with_l7.find(key); it != with_l7.end())
+        ok.push_back(any_of(ctx_, terms) && any_of(ctx_, it->second));
+    if (!plain_named.empty() && !l7_named.empty()) ok.push_back(any_of(ctx_, plain_named) && any_of(ctx_, l7_named));
+    // A name's spec (port, port) equals a one-port spec on that port.
+    if (!plain_named.empty())
+      for (const auto& [key, terms] : with_l7)
+        if (key.first == key.second) ok.push_back(any_of(ctx_, plain_named) && port_is(key.first) && any_of(ctx_, terms));
+    if (!l7_named.empty())
+      for (const auto& [key, terms] : plain)
+        if (key.first == key.second) ok.push_back(any_of(ctx_, terms) && port_is(key.first) && any_of(ctx_, l7_named));
+  }
   for (const auto& a : matches) {
     if (a.l7->kind == ir::L7Kind::None) {
-      // The L7 wildcard. For HTTP and Kafka any allow without L7 counts
-      // (Envoy's wildcard-port rule); for DNS only the same port spec.
-      if (kind != ir::L7Kind::Dns) {
-        ok.push_back(a.m);
-        continue;
-      }
-      if (!a.has_port) continue;
-      for (const auto& b : matches)
-        if (b.l7->kind != ir::L7Kind::None)
-          ok.push_back(a.m && b.m && a.first == b.first && a.last == b.last);
+      if (kind != ir::L7Kind::Dns) ok.push_back(a.m);
     } else if (a.l7->kind == kind) {
       z3::expr req = kind == ir::L7Kind::Http  ? http_rules_match(*a.l7, f)
                      : kind == ir::L7Kind::Dns ? dns_rules_match(*a.l7, f)

@@ -58,6 +58,9 @@ struct ClassModel {
   Enforcement enforcement;
   ClassSet pod_classes, host_classes;
   std::vector<std::string> header_names;  // lower-case names the HTTP rules test
+  // Ingress named ports resolve against the destination's own ports: per
+  // (name, protocol), the classes that resolve it, grouped by the number.
+  std::map<std::pair<std::string, ir::Proto>, std::vector<std::pair<uint16_t, ClassSet>>> ingress_named_ports;
 };
 
 class Encoder {
@@ -97,6 +100,10 @@ class Encoder {
 
   // L7 of one side for a request of `kind`: enforced, and the request passes.
   z3::expr l7_enforced(ir::Direction d, const FlowVars& f, const RuleMask* mask = nullptr);
+  // Some allow entry of direction d other than port rule j of rule r
+  // matches the flow at L3/L4 (no strings): what l7_allowed needs, besides
+  // that entry's own L7 rules, for a request they reject to pass.
+  z3::expr other_allow_entries(ir::Direction d, ir::RuleId r, size_t j, const FlowVars& f);
   z3::expr l7_allowed(ir::Direction d, const FlowVars& f, ir::L7Kind kind,
                       const RuleMask* mask = nullptr);
   // The request verdict of a flow allowed at L3/L4 (true when no side enforces L7).
@@ -116,12 +123,16 @@ class Encoder {
   // Side formulas built from now on leave out rules that select no class of
   // `domain` (nullptr: no restriction). Only sound for flows whose subject
   // is in the domain: callers constrain it.
-  void restrict_to(const ClassSet* domain) { domain_ = domain; }
+  void restrict_to(const ClassSet* domain);
   Enforcement enforcement_of(const ir::Evaluator& other) const;
 
   uint32_t class_count() const { return model_->class_count; }
   z3::context& ctx() { return ctx_; }
   const ir::Evaluator& evaluator() const { return ev_; }
+  // One incremental solver for formulas without strings (L3/L4 verdicts),
+  // used with push/pop: making a solver costs more than such a query, and
+  // lint asks tens of thousands of them.
+  z3::solver& l34_solver(unsigned timeout_ms);
 
  private:
   struct Side {
@@ -135,8 +146,12 @@ class Encoder {
   z3::expr l4_match(ir::RuleId r, const FlowVars& f);
   z3::expr port_rule_match(const ir::PortRule& pr, const FlowVars& f, ir::Direction d);
   z3::expr port_match(const ir::PortMatch& pm, const FlowVars& f, ir::Direction d);
-  // The (first, last) key of the first matching port of a port rule.
-  std::pair<z3::expr, z3::expr> port_key(const ir::PortRule& pr, const FlowVars& f, ir::Direction d);
+  // The (first, last) key of the first matching port of a port rule, per
+  // port: (key, "this port is the first to match"); the key is (first,
+  // last) for a number, none for a name (its key is the flow's own port).
+  using PortSpecKey = std::optional<std::pair<uint16_t, uint16_t>>;
+  std::vector<std::pair<PortSpecKey, z3::expr>> port_keys(const ir::PortRule& pr, const FlowVars& f,
+                                                           ir::Direction d);
   z3::expr cidr_match(const ir::Cidr& c, const z3::expr& ip4, const z3::expr& ip6,
                       const z3::expr& v6);
   z3::expr regex_match(const std::string& pattern, const z3::expr& s);
@@ -148,6 +163,10 @@ class Encoder {
   const ir::Evaluator& ev_;
   const Enforcement* enforcement_;
   const ClassSet* domain_ = nullptr;
+  std::vector<uint32_t> domain_stamp_;  // per rule: domain_gen_ when it selects a class of the domain
+  uint32_t domain_gen_ = 0;
+  std::optional<z3::solver> l34_solver_;
+  unsigned l34_timeout_ = 0;
   std::map<std::string, z3::expr> regex_cache_;
   std::vector<std::string> untranslatable_;
 };

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cnpc/ir/diagnostics.h"
@@ -29,6 +30,9 @@ struct LoadResult {
   size_t files = 0;
   size_t policy_objects = 0;     // CNP/CCNP/KNP objects read (valid or not)
   size_t rejected_objects = 0;   // objects with errors, not lowered
+  // The loader's: inventory.endpoints by name, workload and kind, so a
+  // duplicate is found without a scan (quadratic at 20,000 pods).
+  std::unordered_map<std::string, size_t> endpoint_index;
 };
 
 // Reads every file (directories recursively: *.yaml, *.yml, *.json) and
