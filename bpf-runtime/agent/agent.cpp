@@ -44,10 +44,6 @@ std::string read_file_or_empty(const std::string& path) {
 
 void log(const std::string& line) { std::cerr << "cnpc-agent: " << line << std::endl; }
 
-struct Policy {
-  std::string ns, name;
-};
-
 // Rule ids a generated program's decision function for `dir` can return:
 // for a default-deny drop (no rule id) these name the policies whose
 // default deny it is. Reads the bundle's generated C (inline mode writes
@@ -84,29 +80,19 @@ const char* verdict_name(int v) {
     case runtime::kDrop: return "DROPPED";
     case runtime::kRedirect: return "REDIRECTED";
     case runtime::kAudit: return "AUDIT";
-    default: return "UNKNOWN";
+    default: return "VERDICT_UNKNOWN";
   }
 }
 
-const char* reason_name(int r) {
+// Hubble's DropReason names for ours (flow.proto).
+const char* drop_reason_name(int r) {
   switch (r) {
-    case runtime::kReasonNone: return "none";
-    case runtime::kReasonPolicyDenied: return "policy-denied";
-    case runtime::kReasonPolicyDeny: return "policy-deny";
-    case runtime::kReasonMalformed: return "malformed";
-    case runtime::kReasonFragment: return "fragment";
-    default: return "unknown";
-  }
-}
-
-std::string proto_name(int p) {
-  switch (p) {
-    case 6: return "TCP";
-    case 17: return "UDP";
-    case 132: return "SCTP";
-    case 1: return "ICMPv4";
-    case 58: return "ICMPv6";
-    default: return std::to_string(p);
+    case runtime::kReasonPolicyDenied: return "POLICY_DENIED";
+    case runtime::kReasonPolicyDeny: return "POLICY_DENY";
+    case runtime::kReasonMalformed: return "INVALID_PACKET_DROPPED";
+    case runtime::kReasonFragment: return "FRAG_NOT_FOUND";
+    case runtime::kReasonProxyDown: return "PROXY_REDIRECTION_NOT_SUPPORTED_FOR_PROTOCOL";
+    default: return "";
   }
 }
 
@@ -116,20 +102,27 @@ std::string address(int family, const uint32_t* a) {
   return buf;
 }
 
-// bpf_ktime_get_ns() is CLOCK_MONOTONIC; events carry wall time (RFC 3339, UTC).
-std::string wall_time(uint64_t mono_ns) {
+// bpf_ktime_get_ns() is CLOCK_MONOTONIC; flows carry Unix time.
+int64_t unix_ns(uint64_t mono_ns) {
   timespec rt{}, mono{};
   clock_gettime(CLOCK_REALTIME, &rt);
   clock_gettime(CLOCK_MONOTONIC, &mono);
   int64_t offset = (int64_t(rt.tv_sec) - mono.tv_sec) * 1000000000LL + (rt.tv_nsec - mono.tv_nsec);
-  int64_t ns = int64_t(mono_ns) + offset;
-  time_t secs = time_t(ns / 1000000000LL);
-  tm utc{};
-  gmtime_r(&secs, &utc);
-  char buf[64];
-  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
-  snprintf(buf + n, sizeof(buf) - n, ".%09lldZ", static_cast<long long>(ns % 1000000000LL));
-  return buf;
+  return int64_t(mono_ns) + offset;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  return ::gethostname(buf, sizeof(buf) - 1) == 0 ? buf : "";
+}
+
+uint32_t steer_kind(ir::L7Kind kind) {
+  switch (kind) {
+    case ir::L7Kind::Http: return runtime::kL7Http;
+    case ir::L7Kind::Dns: return runtime::kL7Dns;
+    case ir::L7Kind::Kafka: return runtime::kL7Kafka;
+    default: return 0;
+  }
 }
 
 }  // namespace
@@ -162,7 +155,6 @@ struct Agent::Generation {
   Generation(runtime::LoadedBundle b, std::string m) : bundle(std::move(b)), manifest(std::move(m)) {}
   runtime::LoadedBundle bundle;
   std::string manifest;
-  std::map<uint32_t, Policy> rules;                     // rule id -> its policy
   std::map<std::string, uint32_t> endpoint_class;       // endpoint name -> class
   std::map<std::string, std::set<uint32_t>> enforcing[2];  // object -> rule ids, per kDir*
   struct Resolved {
@@ -172,16 +164,16 @@ struct Agent::Generation {
   std::vector<Resolved> resolved;  // per Agent::endpoints_, same order
   std::map<uint32_t, std::string> ifindex_names;  // filled when attached
   std::map<uint32_t, std::string> ifindex_objects;
+  std::shared_ptr<const L7State> l7;  // l7.json and the address index
 };
 
-std::unique_ptr<Agent::Generation> Agent::load_generation() const {
+std::unique_ptr<Agent::Generation> Agent::load_generation(int reuse_ct_fd) const {
   std::string manifest = read_file(options_.bundle + "/manifest.json");
   // Everything is checked before anything is attached: manifest hashes,
   // the verifier, the table maps and the ipcache fill happen in load().
-  auto gen = std::make_unique<Generation>(runtime::LoadedBundle::load(options_.bundle), manifest);
-  json meta = json::parse(read_file(options_.bundle + "/metadata.json"));
-  for (const auto& r : meta.at("rules"))
-    gen->rules[r.at("id").get<uint32_t>()] = {r.value("namespace", ""), r.value("name", "")};
+  auto gen = std::make_unique<Generation>(runtime::LoadedBundle::load(options_.bundle, reuse_ct_fd), manifest);
+  std::string metadata_text = read_file(options_.bundle + "/metadata.json");
+  json meta = json::parse(metadata_text);
   for (const auto& e : meta.at("endpoints")) gen->endpoint_class[e.at("name")] = e.at("class").get<uint32_t>();
   for (const auto& p : meta.at("programs")) {
     std::string object = p.at("object");
@@ -208,19 +200,64 @@ std::unique_ptr<Agent::Generation> Agent::load_generation() const {
     gen->bundle.ipcache_update(ep.ip, it->second);
     gen->resolved.push_back({it->second, prog});
   }
+
+  // L7: the tables the proxies judge with, and the steering the datapath
+  // needs to hand them their flows.
+  std::vector<std::pair<std::string, std::string>> named_ips;
+  for (const auto& ep : endpoints_) named_ips.emplace_back(ep.name, ep.ip);
+  std::string l7_text = read_file_or_empty(options_.bundle + "/l7.json");
+  L7Policy policy = l7_text.empty() ? L7Policy() : L7Policy::parse(l7_text);
+  std::vector<L7Redirect> redirects = policy.redirects();
+  size_t steer_entries = 0;
+  for (const auto& r : redirects) {
+    runtime::SteerKey key{};
+    key.class_id = r.class_id;
+    key.proto = r.ip_proto;
+    key.direction = uint8_t(r.direction);
+    std::vector<uint32_t> peers = r.peers ? *r.peers : std::vector<uint32_t>{runtime::kAnyPeer};
+    for (uint32_t peer : peers) {
+      key.peer = peer;
+      for (uint32_t port = r.first; port <= r.last; ++port) {
+        if (++steer_entries > runtime::kSteerMaxEntries)
+          throw std::runtime_error("l7.json: more L7 ports than the steering map holds (" +
+                                   std::to_string(runtime::kSteerMaxEntries) + ")");
+        key.port = uint16_t(port);
+        gen->bundle.steer_update(key, steer_kind(r.kind));
+      }
+    }
+  }
+  if (options_.proxies) {
+    gen->bundle.set_proxy_port(runtime::kL7Http, http_proxy_ ? http_proxy_->port() : 0);
+    gen->bundle.set_proxy_port(runtime::kL7Dns, dns_proxy_ ? dns_proxy_->port() : 0);
+    gen->bundle.set_proxy_port(runtime::kProxyOn, 1);
+  }
+  gen->l7 = std::make_shared<const L7State>(
+      L7State{std::move(policy), EndpointIndex(metadata_text, read_file(options_.bundle + "/ipcache.json"), named_ips),
+              std::move(redirects)});
   return gen;
 }
 
 Agent::Agent(Options options) : options_(std::move(options)) {
   endpoints_ = read_endpoints(options_.endpoints);
-  if (options_.events.empty()) {
-    events_ = stdout;
-  } else if (!(events_ = std::fopen(options_.events.c_str(), "a"))) {
-    throw std::runtime_error("cannot open " + options_.events + ": " + std::strerror(errno));
-  }
+  if (options_.node_name.empty()) options_.node_name = host_name();
+  log_ = std::make_unique<FlowLog>(options_.events);
+  enforcer_ = std::make_unique<L7Enforcer>(*log_, options_.node_name);
   try {
+    if (options_.proxies) {
+      // Listening before any program steers to them; the route last, so
+      // nothing is delivered locally that no proxy would take.
+      ProxyOptions http;
+      http.bind_ip = "127.0.0.1";
+      http.port = options_.http_proxy_port;
+      http_proxy_ = std::make_unique<HttpProxy>(http, *enforcer_);
+      ProxyOptions dns = http;
+      dns.port = options_.dns_proxy_port;
+      dns_proxy_ = std::make_unique<DnsProxy>(dns, *enforcer_);
+      route_ = std::make_unique<ProxyRoute>();
+    }
     last_manifest_ = read_file_or_empty(options_.bundle + "/manifest.json");
-    gen_ = load_generation();
+    gen_ = load_generation(-1);
+    enforcer_->update(gen_->l7);
     for (size_t i = 0; i < endpoints_.size(); ++i) {
       const auto& ep = endpoints_[i];
       Attachment a;
@@ -238,18 +275,19 @@ Agent::Agent(Options options) : options_(std::move(options)) {
   } catch (...) {
     attached_.clear();
     unpin();
-    if (events_ != stdout) std::fclose(events_);
     throw;
   }
+  std::string proxies = options_.proxies ? ", HTTP proxy on 127.0.0.1:" + std::to_string(http_proxy_->port()) +
+                                               ", DNS proxy on 127.0.0.1:" + std::to_string(dns_proxy_->port())
+                                         : ", no proxies";
   log("loaded " + options_.bundle + " (" + std::to_string(gen_->bundle.programs().size()) + " programs), attached " +
-      std::to_string(attached_.size()) + " endpoints");
+      std::to_string(attached_.size()) + " endpoints" + proxies);
 }
 
 Agent::~Agent() {
   if (gen_) write_events(*gen_);
   attached_.clear();  // filters first, then the qdiscs this agent created
   unpin();
-  if (events_ && events_ != stdout) std::fclose(events_);
   log("detached");
 }
 
@@ -257,7 +295,7 @@ bool Agent::reload() {
   last_manifest_ = read_file_or_empty(options_.bundle + "/manifest.json");
   std::unique_ptr<Generation> next;
   try {
-    next = load_generation();
+    next = load_generation(gen_->bundle.ct_fd());
   } catch (const std::exception& e) {
     log(std::string("reload failed, keeping the running programs: ") + e.what());
     return false;
@@ -286,6 +324,7 @@ bool Agent::reload() {
     return false;
   }
   write_events(*gen_);  // what the old programs emitted before the swap
+  enforcer_->update(next->l7);  // requests judged from now on see the new rules
   gen_ = std::move(next);  // closes the old objects and maps
   try {
     pin_maps(*gen_);
@@ -305,47 +344,36 @@ void Agent::reload_if_changed() {
 void Agent::write_events() { write_events(*gen_); }
 
 void Agent::write_events(Generation& gen) {
-  auto events = gen.bundle.drain_events();
-  for (const auto& e : events) {
-    json j;
-    j["time"] = wall_time(e.timestamp_ns);
-    j["verdict"] = verdict_name(e.verdict);
-    j["reason"] = reason_name(e.reason);
-    j["direction"] = e.direction == runtime::kDirIngress ? "ingress" : "egress";
-    j["source"] = address(e.family, e.saddr);
-    j["destination"] = address(e.family, e.daddr);
-    j["protocol"] = proto_name(e.proto);
-    j["source_port"] = e.sport;
-    j["destination_port"] = e.dport;
-    j["ifindex"] = e.ifindex;
-    auto ep = gen.ifindex_names.find(e.ifindex);
-    j["endpoint"] = ep == gen.ifindex_names.end() ? json() : json(ep->second);
-    j["peer_class"] = e.peer_class == runtime::kNoClass ? json() : json(e.peer_class);
-    if (e.rule_id == runtime::kNoRule) {
-      j["rule_id"] = nullptr;
-      j["policy"] = nullptr;
-    } else {
-      j["rule_id"] = e.rule_id;
-      auto r = gen.rules.find(e.rule_id);
-      j["policy"] = r == gen.rules.end() ? json() : json{{"namespace", r->second.ns}, {"name", r->second.name}};
+  const EndpointIndex& index = gen.l7->index;
+  for (const auto& e : gen.bundle.drain_events()) {
+    FlowRecord r;
+    r.time_ns = unix_ns(e.timestamp_ns);
+    r.verdict = verdict_name(e.verdict);
+    r.drop_reason = e.verdict == runtime::kDrop || e.verdict == runtime::kAudit ? drop_reason_name(e.reason) : "";
+    r.ip_proto = e.proto;
+    r.ipv6 = e.family == 6;
+    r.source = index.endpoint(address(e.family, e.saddr), e.sport);
+    r.destination = index.endpoint(address(e.family, e.daddr), e.dport);
+    // The program knows the peer's class (the proxy's mark included); the address index the rest.
+    FlowEndpoint& peer = e.direction == runtime::kDirIngress ? r.source : r.destination;
+    if (e.peer_class != runtime::kNoClass) peer.identity = index.identity_of(e.peer_class);
+    if (e.proto == 1 || e.proto == 58) {  // ICMP: the type is not a port
+      r.icmp_type = uint8_t(e.dport);
+      r.source.port = r.destination.port = 0;
     }
+    r.traffic_direction = e.direction == runtime::kDirIngress ? "INGRESS" : "EGRESS";
+    r.node_name = options_.node_name;
+    std::vector<uint32_t> rules;
+    if (e.rule_id != runtime::kNoRule) rules.push_back(e.rule_id);
     // A default-deny drop has no rule: name the policies whose default it is.
-    if (e.verdict == runtime::kDrop && e.reason == runtime::kReasonPolicyDenied) {
-      json by = json::array();
+    if (e.rule_id == runtime::kNoRule && e.reason == runtime::kReasonPolicyDenied) {
       auto obj = gen.ifindex_objects.find(e.ifindex);
-      if (obj != gen.ifindex_objects.end()) {
-        std::set<std::pair<std::string, std::string>> seen;
-        for (uint32_t id : gen.enforcing[e.direction == runtime::kDirIngress ? 0 : 1][obj->second]) {
-          auto r = gen.rules.find(id);
-          if (r != gen.rules.end() && seen.insert({r->second.ns, r->second.name}).second)
-            by.push_back({{"namespace", r->second.ns}, {"name", r->second.name}});
-        }
-      }
-      j["enforced_by"] = by;
+      if (obj != gen.ifindex_objects.end())
+        for (uint32_t id : gen.enforcing[e.direction == runtime::kDirIngress ? 0 : 1][obj->second]) rules.push_back(id);
     }
-    std::fprintf(events_, "%s\n", j.dump().c_str());
+    r.policies = index.policies_of(rules);
+    log_->write(r);
   }
-  if (!events.empty()) std::fflush(events_);
 }
 
 void Agent::pin_maps(const Generation& gen) {

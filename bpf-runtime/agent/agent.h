@@ -1,6 +1,7 @@
 // cnpc-agent: loads a bundle, attaches each endpoint's programs to its
 // host-side veth (tc, clsact), keeps the ipcache, pins the shared maps,
-// writes the events as JSON lines and swaps bundles atomically on reload.
+// runs the L7 proxies the datapath steers to, writes flows as Hubble jsonpb
+// lines and swaps bundles atomically on reload.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,10 @@
 #include <vector>
 
 #include "cnpc/runtime/runtime.h"
+#include "flow_log.h"
+#include "l7_enforcer.h"
+#include "proxy.h"
+#include "proxy_route.h"
 #include "tc.h"
 
 namespace cnpc::agent {
@@ -24,7 +29,11 @@ struct EndpointSpec {
 std::vector<EndpointSpec> read_endpoints(const std::string& path);
 
 struct Options {
-  std::string bundle, endpoints, pin_dir = "/sys/fs/bpf/cnpc", events;  // events: "" = stdout
+  std::string bundle, endpoints, pin_dir = "/sys/fs/bpf/cnpc";
+  std::string events = kDefaultFlowLog;  // "-": standard output
+  std::string node_name;                 // "" = the host name
+  bool proxies = true;                   // run the HTTP and DNS proxies
+  uint16_t http_proxy_port = 15001, dns_proxy_port = 15053;  // on 127.0.0.1
 };
 
 class Agent {
@@ -55,17 +64,23 @@ class Agent {
     std::unique_ptr<TcFilter> pod_ingress;  // cnpc_ingress at tc egress of the host veth
   };
 
-  std::unique_ptr<Generation> load_generation() const;
+  std::unique_ptr<Generation> load_generation(int reuse_ct_fd) const;
   void write_events(Generation& gen);
   void pin_maps(const Generation& gen);
   void unpin();
 
   Options options_;
   std::vector<EndpointSpec> endpoints_;
+  // Declaration order is teardown order reversed: the programs go before
+  // the route and the proxies, the proxies before the enforcer and the log.
+  std::unique_ptr<FlowLog> log_;
+  std::unique_ptr<L7Enforcer> enforcer_;
+  std::unique_ptr<HttpProxy> http_proxy_;
+  std::unique_ptr<DnsProxy> dns_proxy_;
+  std::unique_ptr<ProxyRoute> route_;
   std::unique_ptr<Generation> gen_;
   std::vector<Attachment> attached_;
   std::string last_manifest_;  // manifest.json of the last load attempt
-  FILE* events_ = nullptr;
   std::string mounted_at_;  // a bpffs this agent mounted
   bool created_pin_dir_ = false;
   std::vector<std::string> pins_;

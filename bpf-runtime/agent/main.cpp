@@ -17,7 +17,12 @@ int main(int argc, char** argv) {
   app.add_option("--endpoints", opt.endpoints, "YAML/JSON list of {name: NS/POD, ip, interface}")->required();
   app.add_option("--pin-dir", opt.pin_dir, "bpffs directory for the shared maps (\"\" disables pinning)")
       ->capture_default_str();
-  app.add_option("--events", opt.events, "append events as JSON lines here (default: stdout)");
+  app.add_option("--events", opt.events, "append flows as Hubble jsonpb lines here (\"-\": stdout)")
+      ->capture_default_str();
+  app.add_option("--node-name", opt.node_name, "node_name of the flows (default: the host name)");
+  app.add_flag("!--no-proxy", opt.proxies, "no L7 proxies: L7 rules are not enforced, their flows pass at L3/L4");
+  app.add_option("--http-proxy-port", opt.http_proxy_port, "HTTP proxy port on 127.0.0.1")->capture_default_str();
+  app.add_option("--dns-proxy-port", opt.dns_proxy_port, "DNS proxy port on 127.0.0.1")->capture_default_str();
   app.add_flag("--once", once, "attach, write pending events, detach and exit");
   CLI11_PARSE(app, argc, argv);
 

@@ -1,4 +1,5 @@
 // LoadedBundle: a cnpc-bundle/1 directory (docs/bundle-format.md) in the kernel.
+#include <fcntl.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -65,7 +66,7 @@ void put_int(uint8_t* out, size_t size, uint64_t v, const std::string& what) {
 struct LoadedBundle::Impl {
   // Declaration order is teardown order reversed: the ring buffer goes
   // first, then the objects, then the shared maps.
-  Fd ipcache, events, ct;  // the maps every object shares
+  Fd ipcache, events, ct, steer, proxy_ports;  // the maps every object shares
   std::vector<detail::ObjectPtr> objects;
   std::vector<ProgramInfo> programs;
   std::map<uint32_t, size_t> by_class;
@@ -81,7 +82,7 @@ LoadedBundle::~LoadedBundle() = default;
 
 // A function-try-block: a JSON file of the wrong shape (nlohmann's
 // type_error, out_of_range) becomes the documented std::runtime_error.
-LoadedBundle LoadedBundle::load(const std::string& dir) try {
+LoadedBundle LoadedBundle::load(const std::string& dir, int reuse_ct_fd) try {
   namespace fs = std::filesystem;
   detail::init_libbpf();
   auto fail = [&](const std::string& msg) -> std::runtime_error {
@@ -122,8 +123,17 @@ LoadedBundle LoadedBundle::load(const std::string& dir) try {
   if (impl->ipcache.get() < 0) throw fail("cannot create cnpc_ipcache: " + errno_text(errno));
   impl->events = Fd(bpf_map_create(BPF_MAP_TYPE_RINGBUF, kEventsMap, 0, 0, kEventsRingBytes, nullptr));
   if (impl->events.get() < 0) throw fail("cannot create cnpc_events: " + errno_text(errno));
-  impl->ct = Fd(bpf_map_create(BPF_MAP_TYPE_LRU_HASH, kCtMap, kCtKeyBytes, kCtValueBytes, kCtMaxEntries, nullptr));
+  // Connection tracking outlives a reload: its keys are addresses, not classes.
+  impl->ct = Fd(reuse_ct_fd >= 0 ? ::fcntl(reuse_ct_fd, F_DUPFD_CLOEXEC, 0)
+                                 : bpf_map_create(BPF_MAP_TYPE_LRU_HASH, kCtMap, kCtKeyBytes, kCtValueBytes,
+                                                  kCtMaxEntries, nullptr));
   if (impl->ct.get() < 0) throw fail("cannot create cnpc_ct: " + errno_text(errno));
+  impl->steer = Fd(bpf_map_create(BPF_MAP_TYPE_HASH, kSteerMap, sizeof(SteerKey), sizeof(uint32_t),
+                                  kSteerMaxEntries, nullptr));
+  if (impl->steer.get() < 0) throw fail("cannot create cnpc_steer: " + errno_text(errno));
+  impl->proxy_ports = Fd(bpf_map_create(BPF_MAP_TYPE_ARRAY, kProxyPortsMap, sizeof(uint32_t), sizeof(uint32_t),
+                                        kProxyPortsEntries, nullptr));
+  if (impl->proxy_ports.get() < 0) throw fail("cannot create cnpc_proxy_ports: " + errno_text(errno));
 
   // 3. Every object, reusing the shared maps.
   for (const auto& p : metadata.value("programs", json::array())) {
@@ -152,6 +162,9 @@ LoadedBundle LoadedBundle::load(const std::string& dir) try {
            sizeof(IpcacheValue), kIpcacheMaxEntries},
           {kEventsMap, impl->events.get(), BPF_MAP_TYPE_RINGBUF, 0, 0, kEventsRingBytes},
           {kCtMap, impl->ct.get(), BPF_MAP_TYPE_LRU_HASH, kCtKeyBytes, kCtValueBytes, kCtMaxEntries},
+          {kSteerMap, impl->steer.get(), BPF_MAP_TYPE_HASH, sizeof(SteerKey), sizeof(uint32_t), kSteerMaxEntries},
+          {kProxyPortsMap, impl->proxy_ports.get(), BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(uint32_t),
+           kProxyPortsEntries},
       };
       for (const auto& s : shared) {
         bpf_map* m = bpf_object__find_map_by_name(obj, s.name);
@@ -192,7 +205,8 @@ LoadedBundle LoadedBundle::load(const std::string& dir) try {
       json tables = parse_json(dir, maps_name, files[maps_name]);
       for (const auto& [map_name, entries] : tables.items()) {
         bpf_map* m = bpf_object__find_map_by_name(obj, map_name.c_str());
-        if (!m || map_name == kIpcacheMap || map_name == kEventsMap)
+        if (!m || map_name == kIpcacheMap || map_name == kEventsMap || map_name == kCtMap ||
+            map_name == kSteerMap || map_name == kProxyPortsMap)
           throw fail(maps_name + ": " + info.object + " has no table map " + map_name);
         // Integer keys, one value per key: what the format describes (a
         // per-CPU map would read ncpus values from our one-value buffer).
@@ -289,6 +303,18 @@ void LoadedBundle::ipcache_delete(const std::string& prefix) {
 
 int LoadedBundle::events_fd() const { return impl_->events.get(); }
 int LoadedBundle::ipcache_fd() const { return impl_->ipcache.get(); }
+int LoadedBundle::ct_fd() const { return impl_->ct.get(); }
+
+void LoadedBundle::steer_update(const SteerKey& key, uint32_t kind) {
+  if (bpf_map_update_elem(impl_->steer.get(), &key, &kind, BPF_ANY) != 0)
+    throw std::runtime_error("cnpc_steer update: " + errno_text(errno));
+}
+
+void LoadedBundle::set_proxy_port(uint32_t kind, uint16_t port) {
+  uint32_t value = port;
+  if (bpf_map_update_elem(impl_->proxy_ports.get(), &kind, &value, BPF_ANY) != 0)
+    throw std::runtime_error("cnpc_proxy_ports update: " + errno_text(errno));
+}
 
 std::vector<Event> LoadedBundle::drain_events() {
   if (int n = ring_buffer__consume(impl_->ring.get()); n < 0)

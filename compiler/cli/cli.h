@@ -1,6 +1,7 @@
 // The cnpc driver: thin subcommands over the stage libraries.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -9,6 +10,7 @@
 #include "cnpc/compiler/frontend.h"
 #include "cnpc/ir/diagnostics.h"
 #include "cnpc/ir/evaluator.h"
+#include "hubble_flow.h"  // kDefaultFlowLog, shared with cnpc-agent
 
 namespace cnpc::cli {
 
@@ -104,6 +106,24 @@ struct CompileOptions {
   unsigned jobs = 2;
 };
 int run_compile(const CompileOptions& options);
+
+// Where cnpc-agent appends its Hubble jsonpb flow lines by default (its
+// --events), and so where `cnpc observe` reads without --file.
+using agent::kDefaultFlowLog;
+
+// cnpc observe: Hubble's `observe` over a file of jsonpb lines (docs/observe.md).
+struct ObserveOptions {
+  std::string file;                  // "" = kDefaultFlowLog; "-" = stdin
+  std::vector<std::string> verdicts, namespaces, pods, protocols, types;  // OR within, AND across
+  std::string since, until;          // RFC 3339, YYYY-MM-DD[THH[:MM[:SS]]] or a duration ago (1h43m)
+  int64_t last = -1, first = -1;     // -1: not given
+  bool all = false;
+  bool follow = false;
+  std::string format = "compact";    // compact | json | jsonpb
+  bool print_policy_names = false;
+  bool print_node_name = false;
+};
+int run_observe(const ObserveOptions& options);
 
 // Rendering of diagnostics.
 std::string render_diagnostics_text(const ir::Diagnostics& diags, bool color);

@@ -133,6 +133,48 @@ int main(int argc, char** argv) {
       "Example:\n  cnpc compile policies/ --inventory cluster.yaml -o bundle/ --explain-codegen\n"
       "A failed compile leaves the previous bundle untouched (exit 3; 2 for input errors).");
 
+  ObserveOptions observe;
+  auto* observe_cmd = app.add_subcommand("observe", "Show the agent's flows, filtered as hubble observe does");
+  observe_cmd->add_option("--file,--input-file", observe.file,
+                          std::string("Hubble jsonpb lines to read ('-' = stdin); default: the agent's ") +
+                              kDefaultFlowLog);
+  // One value per occurrence: the same flag twice matches either value.
+  observe_cmd->add_option("--verdict", observe.verdicts, "FORWARDED, DROPPED, AUDIT, REDIRECTED, ERROR, TRACED, TRANSLATED")
+      ->allow_extra_args(false)
+      ->check(CLI::IsMember({"FORWARDED", "DROPPED", "AUDIT", "REDIRECTED", "ERROR", "TRACED", "TRANSLATED"},
+                            CLI::ignore_case));
+  observe_cmd->add_option("-n,--namespace", observe.namespaces, "Source or destination namespace")
+      ->allow_extra_args(false);
+  observe_cmd->add_option("--pod", observe.pods, "[NAMESPACE/]POD-NAME-PREFIX, source or destination (no namespace: default)")
+      ->allow_extra_args(false);
+  observe_cmd->add_option("--protocol", observe.protocols, "http, dns, kafka (L7) or tcp, udp, sctp, icmp, icmpv4, icmpv6")
+      ->allow_extra_args(false)
+      ->check(CLI::IsMember({"http", "dns", "kafka", "tcp", "udp", "sctp", "icmp", "icmpv4", "icmpv6"},
+                            CLI::ignore_case));
+  observe_cmd->add_option("-t,--type", observe.types, "Event type: l7, drop, trace, policy-verdict")
+      ->allow_extra_args(false)
+      ->check(CLI::IsMember({"l7", "drop", "trace", "policy-verdict"}, CLI::ignore_case));
+  observe_cmd->add_option("--since", observe.since,
+                          "Flows at or after: RFC 3339, YYYY-MM-DD[THH[:MM[:SS]]] (UTC), or a duration ago (3s, 4m, 1h43m)");
+  observe_cmd->add_option("--until", observe.until, "Flows at or before (same forms as --since)");
+  observe_cmd->add_option("--last", observe.last, "The last N matching flows (default 20 when nothing else bounds)")
+      ->check(CLI::NonNegativeNumber);
+  observe_cmd->add_option("--first", observe.first, "The first N matching flows")->check(CLI::NonNegativeNumber);
+  observe_cmd->add_flag("--all", observe.all, "Every matching flow in the log");
+  observe_cmd->add_flag("-f,--follow", observe.follow, "Keep printing flows as the agent appends them (until Ctrl-C)");
+  observe_cmd->add_option("-o,--output", observe.format, "compact (default), or json/jsonpb: one flow response per line")
+      ->check(CLI::IsMember({"compact", "json", "jsonpb"}));
+  observe_cmd->add_flag("--print-policy-names", observe.print_policy_names,
+                        "compact: append the policies that allowed or denied each flow");
+  observe_cmd->add_flag("--print-node-name", observe.print_node_name, "compact: print the node after the time");
+  observe_cmd->footer(
+      "Examples:\n"
+      "  cnpc observe --verdict DROPPED --namespace blog-system\n"
+      "  cnpc observe --protocol http --pod blog-system/web -f\n"
+      "  cnpc observe --file flows.json --verdict DROPPED --since 2026-01-01T00:00:00Z \\\n"
+      "      --until 2026-01-31T23:59:59Z --output json > security-events-jan.json\n"
+      "Exit codes: 0 ok (also when nothing matched), 2 bad flags, a missing log or a malformed line.");
+
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
   try {
@@ -163,6 +205,7 @@ int main(int argc, char** argv) {
       return run_query(query);
     }
     if (*diff_cmd) return run_diff(diff);
+    if (*observe_cmd) return run_observe(observe);
     if (*compile_cmd) {
       if (compile.input.inventory.empty()) {
         std::cerr << "cnpc compile: error: --inventory is required (programs are per endpoint identity)\n";

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "cnpc/ir/evaluator.h"
@@ -13,17 +14,22 @@ namespace cnpc::ir {
 
 namespace {
 
-// Compiled-regex cache: policies repeat the same few patterns.
+// Compiled-regex cache: policies repeat the same few patterns. Lookups
+// share the lock (the agent's proxy threads match concurrently); RE2
+// objects never move once cached.
 const RE2* compiled(const std::string& pattern) {
-  static std::mutex mu;
+  static std::shared_mutex mu;
   static std::unordered_map<std::string, std::unique_ptr<RE2>> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  auto& slot = cache[pattern];
-  if (!slot) {
-    RE2::Options opts;
-    opts.set_log_errors(false);
-    slot = std::make_unique<RE2>(pattern, opts);
+  {
+    std::shared_lock lock(mu);
+    if (auto it = cache.find(pattern); it != cache.end()) return it->second->ok() ? it->second.get() : nullptr;
   }
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  auto re = std::make_unique<RE2>(pattern, opts);
+  std::unique_lock lock(mu);
+  auto& slot = cache[pattern];
+  if (!slot) slot = std::move(re);
   return slot->ok() ? slot.get() : nullptr;
 }
 

@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # End-to-end test of cnpc-agent: the blog-system sample on network
 # namespaces (one per pod, veth pairs cnpc-<pod> routed through the host),
-# real TCP connections, events, reload on SIGHUP and a refused broken bundle.
-# usage: agent_e2e.sh CNPC CNPC_AGENT TCP_SERVER SOURCE_DIR
+# real servers (HTTP on was:8080, TCP on mysql:3306, dnsmasq on
+# coredns:53) and clients (curl, bash /dev/tcp, dig): L3/L4 drops, L7
+# HTTP 200/403 and DNS allow/REFUSED through the agent's proxies, Hubble
+# flows read back with `cnpc observe`, a reload under load that loses no
+# request, a refused broken bundle.
+# usage: agent_e2e.sh CNPC CNPC_AGENT TCP_SERVER HTTP_SERVER SOURCE_DIR
 set -u
-CNPC=$(realpath "$1") AGENT=$(realpath "$2") SERVER=$(realpath "$3") SRC=$(realpath "$4")
-PODS=(web was mysql stray)
-declare -A IP=([web]=10.0.1.10 [was]=10.0.2.20 [mysql]=10.0.3.30 [stray]=10.0.1.40)
+CNPC=$(realpath "$1") AGENT=$(realpath "$2") SERVER=$(realpath "$3") HTTP_SERVER=$(realpath "$4") SRC=$(realpath "$5")
+PODS=(web was mysql stray coredns)
+declare -A IP=([web]=10.0.1.10 [was]=10.0.2.20 [mysql]=10.0.3.30 [stray]=10.0.1.40 [coredns]=10.0.0.53)
+declare -A NS=([web]=blog-system [was]=blog-system [mysql]=blog-system [stray]=blog-system [coredns]=kube-system)
 PIN=/sys/fs/bpf/cnpc-e2e
+TO_PROXY_MARK=0xc0000306 PROXY_TABLE=2004
 
 if [[ $(id -u) != 0 ]]; then
   echo "SKIP: agent-e2e needs root (network namespaces, tc, BPF)"
   [[ ${CI:-} == true ]] && { echo "FAIL: CI=true but not root"; exit 1; }
   exit 0
 fi
-for tool in ip tc timeout; do
+for tool in ip tc timeout curl dig dnsmasq; do
   command -v $tool >/dev/null || { echo "FAIL: $tool missing"; exit 1; }
 done
 
@@ -30,6 +36,9 @@ cleanup() {
     ip link del "cnpc-$pod" 2>/dev/null
   done
   rm -f "$PIN/cnpc_ipcache" "$PIN/cnpc_events"; rmdir "$PIN" 2>/dev/null
+  # The agent removes its policy route; a killed one would not.
+  ip rule del fwmark "$TO_PROXY_MARK" lookup "$PROXY_TABLE" 2>/dev/null
+  ip route flush table "$PROXY_TABLE" 2>/dev/null
   sysctl -qw net.ipv4.ip_forward="$OLD_FORWARD"
   rm -rf "$WORK"
 }
@@ -68,6 +77,11 @@ for pod in "${PODS[@]}"; do
   ns=cnpc-e2e-$pod
   ip netns add "$ns" || exit 1
   ip link add "cnpc-$pod" type veth peer name eth0 netns "$ns" || exit 1
+  # IPv4 only: no router solicitations from link-local addresses (the
+  # policies would drop them, and they are not the flows under test).
+  sysctl -qw "net.ipv6.conf.cnpc-$pod.disable_ipv6=1"
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
+    net.ipv6.conf.eth0.disable_ipv6=1
   ip link set "cnpc-$pod" up
   sysctl -qw "net.ipv4.conf.cnpc-$pod.proxy_arp=1"
   ip route add "${IP[$pod]}/32" dev "cnpc-$pod"
@@ -76,13 +90,31 @@ for pod in "${PODS[@]}"; do
   ip -n "$ns" link set eth0 up
   ip -n "$ns" route add default dev eth0  # on-link: the host answers ARP for everyone
 done
-for spec in was:8080 mysql:3306; do
-  ip netns exec "cnpc-e2e-${spec%%:*}" "$SERVER" "${spec##*:}" & SERVER_PIDS+=($!)
-done
+ip netns exec cnpc-e2e-mysql "$SERVER" 3306 & SERVER_PIDS+=($!)
+ip netns exec cnpc-e2e-was "$HTTP_SERVER" --listen "${IP[was]}:8080" & SERVER_PIDS+=($!)
+ip netns exec cnpc-e2e-coredns dnsmasq --keep-in-foreground --no-resolv --no-hosts --user=root \
+  --listen-address="${IP[coredns]}" --bind-interfaces --port=53 --pid-file= \
+  --address=/was.blog-system.svc.cluster.local/"${IP[was]}" --address=/example.com/192.0.2.80 \
+  --log-queries --log-facility="$WORK/dnsmasq.log" & SERVER_PIDS+=($!)
 sleep 0.3
+
+# http FROM METHOD PATH: the status code curl got from was:8080 ("000": no response).
+http() {
+  ip netns exec "cnpc-e2e-$1" curl -s -o "$WORK/body" -w '%{http_code}' --max-time 3 -X "$2" \
+    ${4:+--data "$4"} "http://${IP[was]}:8080$3" 2>/dev/null
+}
+http_is() { [[ $(http "$1" "$2" "$3" "${5:-}") == "$4" ]]; }
+body_is() { [[ $(cat "$WORK/body" 2>/dev/null) == "$1" ]]; }
+# dns FROM NAME: dig's status line and answers, through coredns.
+dns() { ip netns exec "cnpc-e2e-$1" dig +time=2 +tries=1 @"${IP[coredns]}" "$2" A 2>&1; }
+resolves() { dns "$1" "$2" | grep -q "status: NOERROR" && dns "$1" "$2" | grep -q "^$2\..*IN.*A.*$3"; }
+refused() { dns "$1" "$2" | grep -q "status: REFUSED"; }
 
 require "without the agent: was -> mysql:3306 connects (network sanity)" connects was mysql 3306
 require "without the agent: web -> mysql:3306 connects (network sanity)" connects web mysql 3306
+require "without the agent: web -> was GET /api/posts is 200 (network sanity)" http_is web GET /api/posts 200
+require "without the agent: web resolves was.blog-system.svc.cluster.local (network sanity)" \
+  resolves web was.blog-system.svc.cluster.local "${IP[was]}"
 
 # --- bundle and agent
 cp -r "$SRC/samples/blog-system" "$WORK/sample"
@@ -93,32 +125,73 @@ require "cnpc compile of the sample" compile
   echo "["
   sep=
   for pod in "${PODS[@]}"; do
-    printf '%s{"name": "blog-system/%s", "ip": "%s", "interface": "cnpc-%s"}\n' "$sep" "$pod" "${IP[$pod]}" "$pod"; sep=,
+    printf '%s{"name": "%s/%s", "ip": "%s", "interface": "cnpc-%s"}\n' "$sep" "${NS[$pod]}" "$pod" "${IP[$pod]}" "$pod"; sep=,
   done
   echo "]"
 } >"$WORK/endpoints.json"
-EVENTS=$WORK/events.jsonl LOG=$WORK/agent.log
-"$AGENT" --bundle "$BUNDLE" --endpoints "$WORK/endpoints.json" --pin-dir "$PIN" --events "$EVENTS" 2>"$LOG" &
+EVENTS=$WORK/flows.json LOG=$WORK/agent.log
+"$AGENT" --bundle "$BUNDLE" --endpoints "$WORK/endpoints.json" --pin-dir "$PIN" --events "$EVENTS" \
+  --node-name e2e-node 2>"$LOG" &
 AGENT_PID=$!
-require "agent attaches" wait_for 10 grep -q "attached 4 endpoints" "$LOG"
+require "agent attaches with its proxies" wait_for 10 grep -q "attached 5 endpoints, HTTP proxy" "$LOG"
 check "tc filters on cnpc-web (ingress and egress)" \
   bash -c "tc filter show dev cnpc-web ingress | grep -q bpf && tc filter show dev cnpc-web egress | grep -q bpf"
 check "shared maps pinned under $PIN" test -e "$PIN/cnpc_ipcache" -a -e "$PIN/cnpc_events"
+check "policy route to the proxies installed" bash -c "ip rule show | grep -q 'fwmark $TO_PROXY_MARK lookup $PROXY_TABLE'"
 
+# L3/L4
 check "was -> mysql:3306 connects (mysql-access-control allows was)" allowed was mysql 3306
 check "web -> mysql:3306 is dropped (web-egress, mysql-access-control)" dropped web mysql 3306
 check "stray -> mysql:3306 is dropped (mysql-access-control)" dropped stray mysql 3306
-check "stray -> was:8080 is dropped (api-read-only)" dropped stray was 8080
-# Until the L7 proxy exists, REDIRECT (allowed, to the proxy) passes at L4.
-check "web -> was:8080 connects at TCP level (verdict REDIRECT, no proxy yet)" allowed web was 8080
+check "stray -> was:8080 is dropped (api-read-only)" http_is stray GET /api/posts 000
+# L7 HTTP through the proxy
+check "web -> was GET /api/posts is 200 (api-read-only allows GET /api/.*)" http_is web GET /api/posts 200
+check "web -> was GET /api/posts: the server's body came through" body_is "GET /api/posts ok"
+check "web -> was POST /api/posts is 403 (api-read-only)" http_is web POST /api/posts 403 '{"title":"x"}'
+check "web -> was POST /api/posts: body 'Access denied'" body_is "Access denied"
+check "web -> was GET /admin is 403 (path outside /api/.*)" http_is web GET /admin 403
+# L7 DNS through the proxy
+check "web resolves was.blog-system.svc.cluster.local (web-egress DNS rules)" \
+  resolves web was.blog-system.svc.cluster.local "${IP[was]}"
+check "web: example.com is REFUSED (outside *.svc.cluster.local)" refused web example.com
+check "the refused query never reached coredns" bash -c "! grep -q 'query.*example.com' '$WORK/dnsmasq.log'"
+check "the allowed query reached coredns" grep -q 'query.*was.blog-system.svc.cluster.local' "$WORK/dnsmasq.log"
+
+# Flows: Hubble jsonpb lines, read back with cnpc observe
 sleep 0.3  # the agent drains the ring every 100 ms
-has_event() { grep -q "$1" "$EVENTS"; }
-check "events: DROPPED naming mysql-access-control" \
-  bash -c "grep '\"verdict\":\"DROPPED\"' '$EVENTS' | grep -q mysql-access-control"
-check "events: DROPPED naming api-read-only" \
-  bash -c "grep '\"verdict\":\"DROPPED\"' '$EVENTS' | grep -q api-read-only"
-check "events: REDIRECTED web -> was:8080 names api-read-only and endpoint blog-system/was" \
-  bash -c "grep '\"verdict\":\"REDIRECTED\"' '$EVENTS' | grep '\"destination_port\":8080' | grep -q 'api-read-only.*blog-system/was\|blog-system/was.*api-read-only'"
+observe() { "$CNPC" observe --file "$EVENTS" "$@"; }
+check "flows: every line is Hubble jsonpb ({\"flow\": …})" bash -c "! grep -v '^{\"flow\":' '$EVENTS' | grep -q ."
+# The dropped flows, one line each (SYN retransmits repeat a flow).
+dropped_flows() {
+  observe --verdict DROPPED -o json --last 100000 | node -e '
+    const lines = require("fs").readFileSync(0, "utf8").split("\n").filter(Boolean);
+    const seen = new Set();
+    for (const l of lines) {
+      const f = JSON.parse(l).flow;
+      const l4 = f.l4 && (f.l4.TCP || f.l4.UDP) || {};
+      const what = f.l7 ? (f.l7.http ? "http " + f.l7.http.method + " " + f.l7.http.code : "dns " + f.l7.dns.query) : "L3_L4";
+      const by = (f.ingress_denied_by || f.egress_denied_by || []).map(p => p.name).sort().join("+");
+      seen.add(`${f.source.pod_name || f.IP.source} -> ${f.destination.pod_name || f.IP.destination}:${l4.destination_port} ${f.verdict} ${what} by ${by}`);
+    }
+    console.log([...seen].sort().join("\n"));'
+}
+dropped_flows >"$WORK/dropped.txt"
+cat >"$WORK/dropped.expected" <<'TXT'
+stray -> mysql:3306 DROPPED L3_L4 by mysql-access-control
+stray -> was:8080 DROPPED L3_L4 by api-read-only
+web -> coredns:53 DROPPED dns example.com. by web-egress
+web -> mysql:3306 DROPPED L3_L4 by web-egress
+web -> was:8080 DROPPED http GET 403 by api-read-only
+web -> was:8080 DROPPED http POST 403 by api-read-only
+TXT
+check "observe --verdict DROPPED -o json: exactly the dropped flows, with the deciding policies" \
+  diff -u "$WORK/dropped.expected" "$WORK/dropped.txt"
+# Compact lines as Hubble prints responses: "… http-response FORWARDED (HTTP/1.1 200 1ms (GET http://…))".
+check "observe --protocol http: GET 200 and POST 403 lines" \
+  bash -c "'$CNPC' observe --file '$EVENTS' --protocol http --last 100 | grep -q 'FORWARDED (HTTP/1.1 200 .*(GET http://.*/api/posts))' &&
+           '$CNPC' observe --file '$EVENTS' --protocol http --last 100 | grep -q 'DROPPED (HTTP/1.1 403 .*(POST http://.*/api/posts))'"
+check "observe --protocol dns: the query for was.blog-system.svc.cluster.local" \
+  bash -c "'$CNPC' observe --file '$EVENTS' --protocol dns --last 100 | grep -q 'was.blog-system.svc.cluster.local'"
 
 # --- reload: allow web -> mysql, SIGHUP, no restart
 cat >"$WORK/sample/policies/allow-web-mysql.yaml" <<'YAML'
@@ -158,11 +231,26 @@ spec:
             - port: "3306"
               protocol: TCP
 YAML
+# ... and POST on was's API
+sed -i 's|^              - method: GET$|              - method: POST\n                path: "/api/.*"\n              - method: GET|' \
+  "$WORK/sample/policies/api-read-only.yaml"
+require "the edited api-read-only allows POST" grep -q 'method: POST' "$WORK/sample/policies/api-read-only.yaml"
 require "cnpc compile of the edited policies" compile
+# Requests in flight across the reload: 100 GETs on one keep-alive
+# connection at 20/s, and the reload in the middle of them.
+ip netns exec cnpc-e2e-web curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 --rate 20/s \
+  $(for i in $(seq 100); do echo "http://${IP[was]}:8080/api/posts?i=$i"; done) >"$WORK/inflight.txt" 2>&1 &
+inflight=$!
+sleep 2
 reloads=$(count reloaded "$LOG")
 kill -HUP "$AGENT_PID"
 check "agent reloads on SIGHUP" wait_for 10 bash -c "(( \$(grep -c reloaded '$LOG') > $reloads ))"
+wait "$inflight"
+check "no request in flight lost across the reload: 100 x 200" \
+  bash -c "[[ \$(grep -c '^200$' '$WORK/inflight.txt') == 100 ]]"
 check "same agent process after reload" kill -0 "$AGENT_PID"
+check "after reload: web -> was POST /api/posts is 200" http_is web POST /api/posts 200 '{"title":"x"}'
+check "after reload: web -> was GET /admin still 403" http_is web GET /admin 403
 check "after reload: web -> mysql:3306 connects" allowed web mysql 3306
 check "after reload: was -> mysql:3306 connects" allowed was mysql 3306
 check "after reload: stray -> mysql:3306 still dropped" dropped stray mysql 3306
@@ -176,13 +264,15 @@ check "broken bundle: agent logs the refusal with its reason" \
 check "broken bundle: agent still running" kill -0 "$AGENT_PID"
 check "broken bundle: was -> mysql:3306 still connects" allowed was mysql 3306
 check "broken bundle: web -> mysql:3306 still allowed" allowed web mysql 3306
-check "broken bundle: stray -> was:8080 still dropped" dropped stray was 8080
+check "broken bundle: stray -> was:8080 still dropped" http_is stray GET /api/posts 000
+check "broken bundle: web -> was POST still 200 (the reloaded rules stay)" http_is web POST /api/posts 200 x
 
 # --- clean exit: filters and pins gone
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID"; rc=$?; AGENT_PID=
 check "agent exits 0 on SIGTERM" test "$rc" = 0
 check "no cnpc filters left on cnpc-web" bash -c "! tc filter show dev cnpc-web ingress | grep -q bpf && ! tc filter show dev cnpc-web egress | grep -q bpf"
 check "pins removed" test ! -e "$PIN/cnpc_ipcache"
+check "policy route removed" bash -c "! ip rule show | grep -q 'fwmark $TO_PROXY_MARK'"
 check "after detach: web -> mysql:3306 connects again (no program)" connects web mysql 3306
 
 echo "--- agent log"; cat "$LOG"

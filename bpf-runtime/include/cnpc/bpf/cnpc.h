@@ -32,6 +32,9 @@
 #define CNPC_REASON_POLICY_DENY 2   /* an explicit deny rule */
 #define CNPC_REASON_MALFORMED 3     /* truncated or invalid headers */
 #define CNPC_REASON_FRAGMENT 4      /* a non-first fragment: no L4 header */
+#define CNPC_REASON_PROXY_DOWN 5    /* L7 rules apply but their proxy is not listening */
+#define CNPC_REASON_TO_PROXY 6      /* REDIRECT: handed to the proxy's socket (the agent's
+                                       policy route delivers exactly these marks locally) */
 
 /* Directions (of the endpoint the program enforces for) */
 #define CNPC_DIR_INGRESS 0
@@ -46,6 +49,19 @@
 #define CNPC_P_OTHER 5
 
 #define CNPC_NO_RULE 0xFFFFFFFFu
+
+/* Packets the agent's L7 proxy sends upstream carry (SO_MARK) the identity
+ * class of the client they speak for: the destination's ingress program
+ * judges them as that client's (deny rules included) and lets a REDIRECT
+ * verdict through, since the proxy has judged the request. Pods cannot set
+ * it: a mark does not survive the veth into the host namespace. */
+#define CNPC_PROXY_MARK 0xB0000000u
+#define CNPC_PROXY_MARK_MASK 0xFF000000u
+
+/* L7 kinds of the steering map (and indexes of cnpc_proxy_ports). */
+#define CNPC_L7_HTTP 1
+#define CNPC_L7_DNS 2
+#define CNPC_L7_KAFKA 3
 
 struct cnpc_pkt {
   __u32 saddr[4];
@@ -100,8 +116,50 @@ struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 1 << 16);
   __type(key, struct cnpc_ct_key);
-  __type(value, __u64);
+  __type(value, __u64); /* creation time (bpf_ktime_get_ns), CNPC_CT_PROXIED */
 } cnpc_ct SEC(".maps");
+
+/* A connection the datapath hands to the L7 proxy: its later packets go
+ * to the proxy's socket too. */
+#define CNPC_CT_PROXIED (1ULL << 63)
+#define CNPC_CT_NEW 0
+#define CNPC_CT_ESTABLISHED 1
+#define CNPC_CT_ESTABLISHED_PROXIED 2
+
+/* Steering to the L7 proxy, filled by the agent from l7.json: which
+ * (endpoint class, direction, peer class, protocol, port) carry L7 rules of
+ * which kind. peer CNPC_ANY_PEER stands for every peer. Looked up on the
+ * source's egress path: bpf_sk_assign works only at tc ingress, which is
+ * where a local endpoint's packets enter the host, so the destination's
+ * ingress L7 rules are steered there too (as Cilium's local delivery
+ * applies the destination's policy before the packet leaves the source). */
+#define CNPC_ANY_PEER 0xFFFFFFFFu
+struct cnpc_steer_key {
+  __u32 class_id;
+  __u32 peer;
+  __u16 port;
+  __u8 proto;
+  __u8 direction;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1 << 16);
+  __type(key, struct cnpc_steer_key);
+  __type(value, __u32); /* CNPC_L7_* */
+} cnpc_steer SEC(".maps");
+
+/* The proxies' listening ports on 127.0.0.1, by CNPC_L7_* (0: none runs;
+ * traffic for that kind then passes at L3/L4, as with no agent). Index 0
+ * (CNPC_PROXY_ON) is non-zero when any proxy runs: without one, steering
+ * costs a single array lookup. */
+#define CNPC_PROXY_ON 0
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 4);
+  __type(key, __u32);
+  __type(value, __u32);
+} cnpc_proxy_ports SEC(".maps");
 
 struct cnpc_event {
   __u64 timestamp_ns;
@@ -227,20 +285,127 @@ static __always_inline void cnpc_ct_key_of(const struct cnpc_pkt *p, int reverse
   k->direction = dir;
 }
 
-/* A later packet, or a reply, of a connection let through before. */
+/* A later packet, or a reply, of a connection let through before:
+ * CNPC_CT_NEW, CNPC_CT_ESTABLISHED or CNPC_CT_ESTABLISHED_PROXIED (a later
+ * packet of a connection handed to the proxy; its replies come from the
+ * proxy and are merely established). */
 static __always_inline int cnpc_ct_established(const struct cnpc_pkt *p, __u8 dir) {
   struct cnpc_ct_key k;
   cnpc_ct_key_of(p, 0, dir, &k);
-  if (bpf_map_lookup_elem(&cnpc_ct, &k)) return 1;
+  __u64 *v = bpf_map_lookup_elem(&cnpc_ct, &k);
+  if (v) return (*v & CNPC_CT_PROXIED) ? CNPC_CT_ESTABLISHED_PROXIED : CNPC_CT_ESTABLISHED;
   cnpc_ct_key_of(p, 1, dir == CNPC_DIR_INGRESS ? CNPC_DIR_EGRESS : CNPC_DIR_INGRESS, &k);
-  return bpf_map_lookup_elem(&cnpc_ct, &k) != 0;
+  return bpf_map_lookup_elem(&cnpc_ct, &k) ? CNPC_CT_ESTABLISHED : CNPC_CT_NEW;
 }
 
-static __always_inline void cnpc_ct_create(const struct cnpc_pkt *p, __u8 dir) {
+static __always_inline void cnpc_ct_create(const struct cnpc_pkt *p, __u8 dir, int proxied) {
   struct cnpc_ct_key k;
   cnpc_ct_key_of(p, 0, dir, &k);
-  __u64 now = bpf_ktime_get_ns();
-  bpf_map_update_elem(&cnpc_ct, &k, &now, BPF_ANY);
+  __u64 v = bpf_ktime_get_ns() | (proxied ? CNPC_CT_PROXIED : 0);
+  bpf_map_update_elem(&cnpc_ct, &k, &v, BPF_ANY);
+}
+
+/* The peer of an ingress decision: the class the proxy speaks for when the
+ * packet comes from the proxy, else the source address's. */
+static __always_inline __u32 cnpc_ingress_peer(struct __sk_buff *skb, const struct cnpc_pkt *p, int *from_proxy) {
+  *from_proxy = (skb->mark & CNPC_PROXY_MARK_MASK) == CNPC_PROXY_MARK;
+  if (*from_proxy) return skb->mark & ~CNPC_PROXY_MARK_MASK;
+  return cnpc_class_of(p, p->saddr);
+}
+
+static __always_inline __u32 cnpc_steer_kind(__u32 class_id, __u8 dir, __u32 peer, const struct cnpc_pkt *p) {
+  struct cnpc_steer_key k = {};
+  k.class_id = class_id;
+  k.peer = CNPC_ANY_PEER;
+  k.port = p->dport;
+  k.proto = p->proto;
+  k.direction = dir;
+  __u32 *kind = bpf_map_lookup_elem(&cnpc_steer, &k);
+  if (kind) return *kind;
+  k.peer = peer;
+  kind = bpf_map_lookup_elem(&cnpc_steer, &k);
+  return kind ? *kind : 0;
+}
+
+/* Hands the packet to the proxy's socket: the connection's own socket when
+ * the proxy has accepted it, else the listener on 127.0.0.1:port (UDP: the
+ * listener always). 0 when assigned, -1 when no proxy socket was found. */
+static __always_inline int cnpc_assign_to_proxy(struct __sk_buff *skb, const struct cnpc_pkt *p, __u32 port) {
+  struct bpf_sock_tuple t = {};
+  struct bpf_sock *sk = 0;
+  if (p->family != 4) return -1; /* IPv4 only (docs/bpf-runtime.md) */
+  if (p->proto == IPPROTO_TCP) {
+    t.ipv4.saddr = p->saddr[0];
+    t.ipv4.daddr = p->daddr[0];
+    t.ipv4.sport = bpf_htons(p->sport);
+    t.ipv4.dport = bpf_htons(p->dport);
+    sk = bpf_skc_lookup_tcp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+    if (sk) {
+      if (sk->state != BPF_TCP_LISTEN) goto assign;
+      bpf_sk_release(sk);
+    }
+    __builtin_memset(&t, 0, sizeof(t));
+    t.ipv4.daddr = bpf_htonl(0x7f000001);
+    t.ipv4.dport = bpf_htons((__u16)port);
+    sk = bpf_skc_lookup_tcp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+    if (!sk) return -1;
+    if (sk->state != BPF_TCP_LISTEN) {
+      bpf_sk_release(sk);
+      return -1;
+    }
+  } else if (p->proto == IPPROTO_UDP) {
+    t.ipv4.daddr = bpf_htonl(0x7f000001);
+    t.ipv4.dport = bpf_htons((__u16)port);
+    sk = bpf_sk_lookup_udp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+    if (!sk) return -1;
+  } else {
+    return -1;
+  }
+assign:;
+  long err = bpf_sk_assign(skb, sk, 0);
+  bpf_sk_release(sk);
+  return err ? -1 : 0;
+}
+
+/* On the source's egress path, after its own policy let the packet out:
+ * should a proxy see it first — the source's egress L7 rules (verdict
+ * REDIRECT) or the destination's ingress ones (the steering map)? Returns
+ * the final verdict: REDIRECT with reason TO_PROXY when the packet was
+ * handed to the proxy, DROP (PROXY_DOWN) when a proxy runs for its kind
+ * but cannot take it, else the verdict unchanged (no proxy for the kind:
+ * L3/L4 enforcement only, as with no agent). */
+static __always_inline __u8 cnpc_steer_to_proxy(struct __sk_buff *skb, const struct cnpc_pkt *p, __u8 verdict,
+                                                __u32 dst_class, __u8 *reason) {
+  __u32 kind = 0, on_key = CNPC_PROXY_ON;
+  __u32 *on = bpf_map_lookup_elem(&cnpc_proxy_ports, &on_key);
+  if (!on || !*on) return verdict;
+  if (p->later_fragment || (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)) return verdict;
+  __u32 src_class = cnpc_class_of(p, p->saddr);
+  if (verdict == CNPC_REDIRECT) kind = cnpc_steer_kind(src_class, CNPC_DIR_EGRESS, dst_class, p);
+  if (!kind) kind = cnpc_steer_kind(dst_class, CNPC_DIR_INGRESS, src_class, p);
+  __u32 *port = kind ? bpf_map_lookup_elem(&cnpc_proxy_ports, &kind) : 0;
+  if (!port || !*port) return verdict;
+  if (cnpc_assign_to_proxy(skb, p, *port) != 0) {
+    *reason = CNPC_REASON_PROXY_DOWN;
+    return CNPC_DROP;
+  }
+  *reason = CNPC_REASON_TO_PROXY;
+  return CNPC_REDIRECT;
+}
+
+/* A later packet of a proxied connection: to the proxy's socket again. */
+static __always_inline int cnpc_steer_established(struct __sk_buff *skb, const struct cnpc_pkt *p) {
+  __u32 src_class = cnpc_class_of(p, p->saddr), dst_class = cnpc_class_of(p, p->daddr);
+  __u32 kind = cnpc_steer_kind(src_class, CNPC_DIR_EGRESS, dst_class, p);
+  if (!kind) kind = cnpc_steer_kind(dst_class, CNPC_DIR_INGRESS, src_class, p);
+  __u32 *port = kind ? bpf_map_lookup_elem(&cnpc_proxy_ports, &kind) : 0;
+  if (port && *port && cnpc_assign_to_proxy(skb, p, *port) == 0) {
+    skb->mark = CNPC_MARK | ((__u32)CNPC_REDIRECT << 8) | CNPC_REASON_TO_PROXY;
+    return TC_ACT_OK;
+  }
+  /* The proxy went away (or the rules changed): the connection cannot continue half-proxied. */
+  skb->mark = CNPC_MARK | ((__u32)CNPC_DROP << 8) | CNPC_REASON_PROXY_DOWN;
+  return TC_ACT_SHOT;
 }
 
 static __always_inline void cnpc_emit(struct __sk_buff *skb, const struct cnpc_pkt *p, __u8 dir,

@@ -29,6 +29,18 @@ inline constexpr int kReasonPolicyDenied = 1;  // default deny, no allow rule
 inline constexpr int kReasonPolicyDeny = 2;    // an explicit deny rule
 inline constexpr int kReasonMalformed = 3;     // truncated or invalid headers
 inline constexpr int kReasonFragment = 4;      // a non-first fragment: no L4 header
+inline constexpr int kReasonProxyDown = 5;     // L7 rules apply but their proxy is not listening
+inline constexpr int kReasonToProxy = 6;       // REDIRECT: handed to the proxy's socket
+
+// SO_MARK of the proxy's upstream sockets: kProxyMark | the client's class.
+inline constexpr uint32_t kProxyMark = 0xB0000000u;
+inline constexpr uint32_t kProxyMarkMask = 0xFF000000u;
+// L7 kinds of cnpc_steer values and indexes of cnpc_proxy_ports.
+inline constexpr uint32_t kL7Http = 1;
+inline constexpr uint32_t kL7Dns = 2;
+inline constexpr uint32_t kL7Kafka = 3;
+inline constexpr uint32_t kProxyOn = 0;  // cnpc_proxy_ports[0]: non-zero when any proxy runs
+inline constexpr uint32_t kAnyPeer = 0xFFFFFFFFu;
 
 // Directions (of the endpoint the program enforces for)
 inline constexpr int kDirIngress = 0;
@@ -53,12 +65,26 @@ inline constexpr int kTcActShot = 2;
 inline constexpr const char* kIpcacheMap = "cnpc_ipcache";
 inline constexpr const char* kEventsMap = "cnpc_events";
 inline constexpr const char* kCtMap = "cnpc_ct";
+inline constexpr const char* kSteerMap = "cnpc_steer";
+inline constexpr const char* kProxyPortsMap = "cnpc_proxy_ports";
 // Their definitions in cnpc.h (the loader creates them once with these).
 inline constexpr uint32_t kIpcacheMaxEntries = 1u << 20;
 inline constexpr uint32_t kEventsRingBytes = 1u << 20;
 inline constexpr uint32_t kCtMaxEntries = 1u << 16;
 inline constexpr uint32_t kCtKeyBytes = 40;  // struct cnpc_ct_key
 inline constexpr uint32_t kCtValueBytes = 8;
+inline constexpr uint32_t kSteerMaxEntries = 1u << 16;
+inline constexpr uint32_t kProxyPortsEntries = 4;
+
+// struct cnpc_steer_key: (endpoint class, peer class or kAnyPeer, port, IP protocol, kDir*).
+struct SteerKey {
+  uint32_t class_id;
+  uint32_t peer;
+  uint16_t port;  // host order
+  uint8_t proto;
+  uint8_t direction;
+};
+static_assert(sizeof(SteerKey) == 12);
 
 // struct cnpc_pkt: the parser's output (test programs copy it to maps).
 struct ParsedPkt {

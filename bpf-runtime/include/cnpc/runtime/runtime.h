@@ -84,7 +84,9 @@ class LoadedBundle {
   // file programs[].maps names (else prog-<hash>.maps.json). Throws
   // std::runtime_error (with the libbpf / verifier log when loading failed).
   // Not thread-safe; test_run() on its fds is.
-  static LoadedBundle load(const std::string& dir);
+  // reuse_ct_fd: the cnpc_ct of the bundle this one replaces, so that
+  // connections established before a reload stay established.
+  static LoadedBundle load(const std::string& dir, int reuse_ct_fd = -1);
 
   LoadedBundle(LoadedBundle&&) noexcept;
   LoadedBundle& operator=(LoadedBundle&&) noexcept;
@@ -103,6 +105,11 @@ class LoadedBundle {
 
   int events_fd() const;
   int ipcache_fd() const;
+  int ct_fd() const;
+
+  // Steering to the L7 proxies (cnpc_steer, cnpc_proxy_ports; see cnpc.h).
+  void steer_update(const SteerKey& key, uint32_t kind);
+  void set_proxy_port(uint32_t kind, uint16_t port);  // kind kProxyOn: 1 when any proxy runs
   // Events submitted since the last drain (non-blocking). The ring holds
   // 1 MiB (~13k events); programs drop events, never packets, when full.
   std::vector<Event> drain_events();

@@ -1,0 +1,142 @@
+#include "l7_enforcer.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "cnpc/runtime/abi.h"
+
+namespace cnpc::agent {
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Whether a table has rules of `kind` for (peer, proto, port): only then does it judge the request.
+bool has_l7(const std::vector<L7Redirect>& redirects, uint32_t class_id, int direction, uint32_t peer,
+            uint8_t proto, uint16_t port, ir::L7Kind kind) {
+  for (const auto& r : redirects) {
+    if (r.class_id != class_id || r.direction != direction || r.kind != kind || r.ip_proto != proto) continue;
+    if (port < r.first || port > r.last) continue;
+    if (!r.peers || std::find(r.peers->begin(), r.peers->end(), peer) != r.peers->end()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void L7Enforcer::update(std::shared_ptr<const L7State> state) {
+  std::lock_guard lock(mutex_);
+  state_ = std::move(state);
+}
+
+std::shared_ptr<const L7State> L7Enforcer::state() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+std::optional<uint32_t> L7Enforcer::admit(const ProxiedFlow& flow) {
+  auto s = state();
+  if (!s) return std::nullopt;
+  uint32_t client = s->index.resolve(flow.client.ip).class_id;
+  if (client & runtime::kProxyMarkMask) return std::nullopt;  // no class (or one the mark cannot carry)
+  return runtime::kProxyMark | client;
+}
+
+// Both tables that apply must allow: the client's egress rules and the
+// server's ingress rules (the datapath enforced L3/L4 on both sides).
+template <class Judge>
+L7Enforcer::Judgement L7Enforcer::judge(const L7State& s, const ProxiedFlow& flow, ir::L7Kind kind,
+                                        Judge&& judge_one) const {
+  Judgement j;
+  uint32_t client = s.index.resolve(flow.client.ip).class_id;
+  uint32_t server = s.index.resolve(flow.server.ip).class_id;
+  struct Side {
+    uint32_t subject, peer;
+    int direction;
+  };
+  for (Side side : {Side{client, server, runtime::kDirEgress}, Side{server, client, runtime::kDirIngress}}) {
+    if (!has_l7(s.redirects, side.subject, side.direction, side.peer, flow.ip_proto, flow.server.port, kind))
+      continue;
+    L7Verdict v = judge_one(side.subject, side.direction, side.peer);
+    j.ingress = side.direction == runtime::kDirIngress;
+    j.rules = v.rules;
+    if (!v.allowed) {
+      j.allowed = false;
+      return j;
+    }
+  }
+  return j;
+}
+
+FlowRecord L7Enforcer::base_record(const L7State& s, const ProxiedFlow& flow, const Judgement& j) const {
+  FlowRecord r;
+  r.time_ns = now_ns();
+  r.verdict = j.allowed ? "FORWARDED" : "DROPPED";
+  r.drop_reason = j.allowed ? "" : "POLICY_DENIED";
+  r.ip_proto = flow.ip_proto;
+  r.ipv6 = flow.client.ip.find(':') != std::string::npos;
+  r.source = s.index.endpoint(flow.client.ip, flow.client.port);
+  r.destination = s.index.endpoint(flow.server.ip, flow.server.port);
+  r.traffic_direction = j.ingress ? "INGRESS" : "EGRESS";
+  r.l7 = true;
+  r.l7_type = "RESPONSE";
+  r.policies = s.index.policies_of(j.rules);
+  r.is_reply = false;
+  r.node_name = node_name_;
+  return r;
+}
+
+bool L7Enforcer::allow(const ProxiedFlow& flow, const ir::HttpRequest& request) {
+  auto s = state();
+  if (!s) return false;
+  return judge(*s, flow, ir::L7Kind::Http, [&](uint32_t subject, int direction, uint32_t peer) {
+           return s->policy.judge_http(subject, direction, peer, flow.ip_proto, flow.server.port, request);
+         }).allowed;
+}
+
+void L7Enforcer::record(const ProxiedFlow& flow, const HttpExchange& exchange) {
+  auto s = state();
+  if (!s) return;
+  Judgement j = judge(*s, flow, ir::L7Kind::Http, [&](uint32_t subject, int direction, uint32_t peer) {
+    return s->policy.judge_http(subject, direction, peer, flow.ip_proto, flow.server.port, exchange.request);
+  });
+  // What the client got decides the verdict (the rules may have changed since allow()).
+  j.allowed = exchange.allowed;
+  FlowRecord r = base_record(*s, flow, j);
+  r.latency_ns = uint64_t(exchange.latency.count());
+  FlowHttp http;
+  http.code = exchange.status;
+  http.method = exchange.request.method;
+  http.url = exchange.url;
+  r.http = http;
+  log_.write(r);
+}
+
+bool L7Enforcer::allow(const ProxiedFlow& flow, const std::string& qname) {
+  auto s = state();
+  if (!s) return false;
+  return judge(*s, flow, ir::L7Kind::Dns, [&](uint32_t subject, int direction, uint32_t peer) {
+           return s->policy.judge_dns(subject, direction, peer, flow.ip_proto, flow.server.port, qname);
+         }).allowed;
+}
+
+void L7Enforcer::record(const ProxiedFlow& flow, const DnsExchange& exchange) {
+  auto s = state();
+  if (!s) return;
+  Judgement j = judge(*s, flow, ir::L7Kind::Dns, [&](uint32_t subject, int direction, uint32_t peer) {
+    return s->policy.judge_dns(subject, direction, peer, flow.ip_proto, flow.server.port, exchange.qname);
+  });
+  j.allowed = exchange.allowed;
+  FlowRecord r = base_record(*s, flow, j);
+  FlowDns dns;
+  dns.query = exchange.qname + ".";
+  dns.ips = exchange.ips;
+  dns.qtypes = exchange.qtypes;
+  dns.rcode = exchange.rcode;
+  r.dns = dns;
+  log_.write(r);
+}
+
+}  // namespace cnpc::agent
