@@ -341,7 +341,10 @@ void Agent::reload_if_changed() {
   if (!m.empty() && m != last_manifest_) reload();
 }
 
-void Agent::write_events() { write_events(*gen_); }
+void Agent::write_events() {
+  write_events(*gen_);
+  log_->flush();  // the proxies' lines too
+}
 
 void Agent::write_events(Generation& gen) {
   const EndpointIndex& index = gen.l7->index;
@@ -354,9 +357,16 @@ void Agent::write_events(Generation& gen) {
     r.ipv6 = e.family == 6;
     r.source = index.endpoint(address(e.family, e.saddr), e.sport);
     r.destination = index.endpoint(address(e.family, e.daddr), e.dport);
-    // The program knows the peer's class (the proxy's mark included); the address index the rest.
+    // The program knows the peer's class; the address index the rest. An
+    // ingress peer whose class is not its address's is the client the
+    // proxy's upstream connection speaks for (its mark): show that client.
     FlowEndpoint& peer = e.direction == runtime::kDirIngress ? r.source : r.destination;
-    if (e.peer_class != runtime::kNoClass) peer.identity = index.identity_of(e.peer_class);
+    if (e.peer_class != runtime::kNoClass) {
+      if (e.direction == runtime::kDirIngress && e.peer_class != index.resolve(peer.ip).class_id)
+        peer = index.endpoint_of_class(e.peer_class, peer.ip, peer.port);
+      else
+        peer.identity = index.identity_of(e.peer_class);
+    }
     if (e.proto == 1 || e.proto == 58) {  // ICMP: the type is not a port
       r.icmp_type = uint8_t(e.dport);
       r.source.port = r.destination.port = 0;

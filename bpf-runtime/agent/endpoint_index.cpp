@@ -84,6 +84,7 @@ EndpointIndex::EndpointIndex(const std::string& metadata_json, const std::string
     std::string name = e.at("name");
     uint32_t class_id = e.at("class").get<uint32_t>();
     class_of_endpoint[name] = class_id;
+    pods_of_class_[class_id].push_back(split_name(name));
     for (const auto& ip : e.value("ips", json::array())) pod_by_ip_[ip.get<std::string>()] = split_name(name);
   }
   // The agent's endpoints first: an address newer than the compile's inventory wins.
@@ -136,6 +137,20 @@ FlowEndpoint EndpointIndex::endpoint(const std::string& ip, uint16_t port) const
 uint32_t EndpointIndex::identity_of(uint32_t class_id) const {
   auto it = identities_.find(class_id);
   return it == identities_.end() ? 0 : it->second;
+}
+
+FlowEndpoint EndpointIndex::endpoint_of_class(uint32_t class_id, const std::string& ip, uint16_t port) const {
+  FlowEndpoint e;
+  e.ip = ip;
+  e.port = port;
+  e.identity = identity_of(class_id);
+  if (auto labels = labels_.find(class_id); labels != labels_.end()) e.labels = labels->second;
+  static const std::string ns_label = "k8s:io.kubernetes.pod.namespace=";
+  for (const auto& label : e.labels)
+    if (label.rfind(ns_label, 0) == 0) e.ns = label.substr(ns_label.size());
+  if (auto pods = pods_of_class_.find(class_id); pods != pods_of_class_.end() && pods->second.size() == 1)
+    std::tie(e.ns, e.pod) = pods->second.front();
+  return e;
 }
 
 std::optional<FlowPolicy> EndpointIndex::policy_of_rule(uint32_t rule_id) const {

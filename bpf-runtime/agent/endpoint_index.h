@@ -31,6 +31,11 @@ class EndpointIndex {
   ResolvedAddress resolve(const std::string& ip) const;  // textual IPv4/IPv6
   // FlowEndpoint for an address and port.
   FlowEndpoint endpoint(const std::string& ip, uint16_t port) const;
+  // FlowEndpoint for a class seen at an address that is not its own (the
+  // proxy's upstream connection carries the client's class in its mark):
+  // the class's identity, labels and namespace; the pod when the class has
+  // exactly one.
+  FlowEndpoint endpoint_of_class(uint32_t class_id, const std::string& ip, uint16_t port) const;
   // Hubble's identity of a class, in Cilium's numbering: the reserved
   // identities by name (host 1, world 2, unmanaged 3, health 4, init 5,
   // remote-node 6, kube-apiserver 7, ingress 8), pod classes 256 + the
@@ -51,6 +56,7 @@ class EndpointIndex {
   std::map<std::string, std::pair<std::string, std::string>> pod_by_ip_;  // ip -> (ns, pod)
   std::map<uint32_t, std::vector<std::string>> labels_;
   std::map<uint32_t, uint32_t> identities_;
+  std::map<uint32_t, std::vector<std::pair<std::string, std::string>>> pods_of_class_;  // (ns, pod)
   std::map<uint32_t, FlowPolicy> rules_;
 };
 

@@ -17,6 +17,8 @@ FlowLog::FlowLog(const std::string& path) {
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   out_ = std::fopen(path.c_str(), "a");
   if (!out_) throw std::runtime_error("cannot open the flow log " + path + ": " + std::strerror(errno));
+  // Large enough that a burst between two flushes rarely splits a line.
+  std::setvbuf(out_, nullptr, _IOFBF, 1 << 20);
 }
 
 FlowLog::~FlowLog() {
@@ -28,7 +30,11 @@ void FlowLog::write(const FlowRecord& record) {
   line += '\n';
   std::lock_guard lock(mutex_);
   std::fwrite(line.data(), 1, line.size(), out_);
-  std::fflush(out_);  // `cnpc observe --follow` reads as we go
+}
+
+void FlowLog::flush() {
+  std::lock_guard lock(mutex_);
+  std::fflush(out_);
 }
 
 }  // namespace cnpc::agent

@@ -1,5 +1,7 @@
-// The agent's flow log: Hubble jsonpb lines, written whole (one write per
-// line under a lock) by the event loop and the proxies' threads alike.
+// The agent's flow log: Hubble jsonpb lines, appended whole under a lock by
+// the event loop and the proxies' threads alike, and flushed by the event
+// loop every 100 ms — not per line: a proxy writes one per request, and a
+// write(2) each would cost the proxy ~10% of its throughput.
 #pragma once
 
 #include <cstdio>
@@ -19,6 +21,7 @@ class FlowLog {
   FlowLog& operator=(const FlowLog&) = delete;
   ~FlowLog();
   void write(const FlowRecord& record);
+  void flush();
 
  private:
   std::mutex mutex_;

@@ -63,25 +63,15 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-void set_nodelay(int fd) {
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
 class Connection {
  public:
   Connection(const ProxyOptions& options, HttpJudge& judge, int stop_fd, UniqueFd client)
       : options_(options), judge_(judge), stop_fd_(stop_fd), client_(std::move(client)) {}
 
   void run() {
-    auto peer = peer_addr(client_.get());
-    auto local = local_addr(client_.get());
-    if (!peer || !local) return;
-    flow_.client = *peer;
-    // Transparent: the accepted socket's local address is the destination the
-    // pod addressed. Otherwise every flow is headed for the configured upstream.
-    flow_.server = options_.transparent ? *local : *options_.upstream;
-    flow_.ip_proto = IPPROTO_TCP;
+    auto flow = accepted_flow(client_.get(), options_);
+    if (!flow) return;
+    flow_ = *flow;
     auto mark = judge_.admit(flow_);
     if (!mark) {
       reset_client();
@@ -451,28 +441,9 @@ class Connection {
 
   bool ensure_upstream() {
     if (upstream_) return true;
-    const SocketAddr& target = options_.transparent ? flow_.server : *options_.upstream;
-    RawAddr addr;
-    try {
-      addr = to_raw(target);
-    } catch (const std::exception&) {
-      return false;
-    }
-    UniqueFd fd(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    UniqueFd fd = connect_marked(flow_.server, mark_, options_.transparent,
+                                 static_cast<int>(options_.upstream_timeout.count()), stop_fd_);
     if (!fd) return false;
-    // The mark tells the datapath this is the proxy's own traffic (needs
-    // CAP_NET_ADMIN, so only set when there is one to set).
-    if ((options_.transparent || mark_ != 0) && !set_mark(fd.get(), mark_)) return false;
-    if (::connect(fd.get(), addr.get(), addr.len) != 0) {
-      if (errno != EINPROGRESS) return false;
-      pollfd fds[2] = {{fd.get(), POLLOUT, 0}, {stop_fd_, POLLIN, 0}};
-      int ready = ::poll(fds, 2, static_cast<int>(options_.upstream_timeout.count()));
-      if (ready <= 0 || fds[1].revents) return false;
-      int error = 0;
-      socklen_t len = sizeof(error);
-      if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &len) != 0 || error != 0) return false;
-    }
-    set_nodelay(fd.get());
     upstream_ = std::move(fd);
     upstream_in_.clear();
     upstream_out_.clear();
@@ -693,11 +664,6 @@ class Connection {
 }  // namespace
 
 struct HttpProxy::Impl {
-  struct Worker {
-    std::thread thread;
-    std::atomic<bool> done{false};
-  };
-
   Impl(ProxyOptions opts, HttpJudge& j) : options(std::move(opts)), judge(j) {
     if (!options.transparent && !options.upstream)
       throw std::runtime_error("HttpProxy: non-transparent mode needs an upstream");
@@ -712,40 +678,21 @@ struct HttpProxy::Impl {
   ~Impl() {
     stop.raise();
     acceptor.join();
-    for (Worker& worker : workers) worker.thread.join();
+    connections.join_all();
   }
 
   void accept_loop() {
     while (true) {
       pollfd fds[2] = {{stop.fd(), POLLIN, 0}, {listener.get(), POLLIN, 0}};
       int ready = ::poll(fds, 2, 1000);
-      reap();
+      connections.reap();
       if (ready < 0 && errno != EINTR) return;
       if (fds[0].revents) return;
       if (!(fds[1].revents & POLLIN)) continue;
       UniqueFd client(::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
       if (!client) continue;
-      Worker& worker = workers.emplace_back();
-      try {
-        worker.thread = std::thread([this, &worker, fd = client.get()] {
-          Connection(options, judge, stop.fd(), UniqueFd(fd)).run();
-          worker.done.store(true, std::memory_order_release);
-        });
-        (void)client.release();  // the thread owns it now
-      } catch (const std::system_error&) {
-        workers.pop_back();  // out of threads: the client is closed
-      }
-    }
-  }
-
-  void reap() {
-    for (auto it = workers.begin(); it != workers.end();) {
-      if (it->done.load(std::memory_order_acquire)) {
-        it->thread.join();
-        it = workers.erase(it);
-      } else {
-        ++it;
-      }
+      connections.start(std::move(client),
+                        [this](UniqueFd fd) { Connection(options, judge, stop.fd(), std::move(fd)).run(); });
     }
   }
 
@@ -754,7 +701,7 @@ struct HttpProxy::Impl {
   StopSignal stop;
   UniqueFd listener;
   uint16_t port = 0;
-  std::list<Worker> workers;  // touched by the acceptor, then by ~Impl after it joined
+  ConnectionThreads connections;  // used by the acceptor, then by ~Impl after it joined
   std::thread acceptor;
 };
 

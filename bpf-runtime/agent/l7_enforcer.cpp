@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 
 #include "cnpc/runtime/abi.h"
 
@@ -81,7 +82,7 @@ FlowRecord L7Enforcer::base_record(const L7State& s, const ProxiedFlow& flow, co
   r.destination = s.index.endpoint(flow.server.ip, flow.server.port);
   r.traffic_direction = j.ingress ? "INGRESS" : "EGRESS";
   r.l7 = true;
-  r.l7_type = "RESPONSE";
+  r.l7_type = "REQUEST";
   r.policies = s.index.policies_of(j.rules);
   r.is_reply = false;
   r.node_name = node_name_;
@@ -96,6 +97,20 @@ bool L7Enforcer::allow(const ProxiedFlow& flow, const ir::HttpRequest& request) 
          }).allowed;
 }
 
+// As Hubble: a REQUEST record from the client (DROPPED when denied), and
+// for a forwarded exchange a RESPONSE record from the server back to the
+// client (is_reply) with the status and the latency.
+void L7Enforcer::write_exchange(const FlowRecord& request, const std::function<void(FlowRecord&)>& fill_response) {
+  log_.write(request);
+  if (request.verdict != "FORWARDED") return;
+  FlowRecord response = request;
+  std::swap(response.source, response.destination);
+  response.l7_type = "RESPONSE";
+  response.is_reply = true;
+  fill_response(response);
+  log_.write(response);
+}
+
 void L7Enforcer::record(const ProxiedFlow& flow, const HttpExchange& exchange) {
   auto s = state();
   if (!s) return;
@@ -104,14 +119,18 @@ void L7Enforcer::record(const ProxiedFlow& flow, const HttpExchange& exchange) {
   });
   // What the client got decides the verdict (the rules may have changed since allow()).
   j.allowed = exchange.allowed;
-  FlowRecord r = base_record(*s, flow, j);
-  r.latency_ns = uint64_t(exchange.latency.count());
+  FlowRecord request = base_record(*s, flow, j);
+  request.time_ns -= exchange.latency.count();  // when the request was judged
   FlowHttp http;
-  http.code = exchange.status;
   http.method = exchange.request.method;
   http.url = exchange.url;
-  r.http = http;
-  log_.write(r);
+  if (!exchange.allowed) http.code = exchange.status;  // the proxy's own 403
+  request.http = http;
+  write_exchange(request, [&](FlowRecord& response) {
+    response.time_ns += exchange.latency.count();
+    response.latency_ns = uint64_t(exchange.latency.count());
+    response.http->code = exchange.status;
+  });
 }
 
 bool L7Enforcer::allow(const ProxiedFlow& flow, const std::string& qname) {
@@ -129,14 +148,16 @@ void L7Enforcer::record(const ProxiedFlow& flow, const DnsExchange& exchange) {
     return s->policy.judge_dns(subject, direction, peer, flow.ip_proto, flow.server.port, exchange.qname);
   });
   j.allowed = exchange.allowed;
-  FlowRecord r = base_record(*s, flow, j);
+  FlowRecord request = base_record(*s, flow, j);
   FlowDns dns;
   dns.query = exchange.qname + ".";
-  dns.ips = exchange.ips;
   dns.qtypes = exchange.qtypes;
-  dns.rcode = exchange.rcode;
-  r.dns = dns;
-  log_.write(r);
+  if (!exchange.allowed) dns.rcode = exchange.rcode;  // the proxy's own REFUSED
+  request.dns = dns;
+  write_exchange(request, [&](FlowRecord& response) {
+    response.dns->ips = exchange.ips;
+    response.dns->rcode = exchange.rcode;
+  });
 }
 
 }  // namespace cnpc::agent

@@ -5,6 +5,7 @@
 // started with, the next ones see the new one.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -47,6 +48,7 @@ class L7Enforcer final : public HttpJudge, public DnsJudge {
   template <class Judge>
   Judgement judge(const L7State& s, const ProxiedFlow& flow, ir::L7Kind kind, Judge&& judge_one) const;
   FlowRecord base_record(const L7State& s, const ProxiedFlow& flow, const Judgement& j) const;
+  void write_exchange(const FlowRecord& request, const std::function<void(FlowRecord&)>& fill_response);
 
   FlowLog& log_;
   std::string node_name_;

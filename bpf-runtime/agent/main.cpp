@@ -12,7 +12,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"cnpc-agent: attach a cnpc bundle's programs to local endpoints"};
   cnpc::agent::Options opt;
-  bool once = false;
+  bool once = false, watch = false;
   app.add_option("--bundle", opt.bundle, "bundle directory (cnpc compile -o)")->required();
   app.add_option("--endpoints", opt.endpoints, "YAML/JSON list of {name: NS/POD, ip, interface}")->required();
   app.add_option("--pin-dir", opt.pin_dir, "bpffs directory for the shared maps (\"\" disables pinning)")
@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-proxy", opt.proxies, "no L7 proxies: L7 rules are not enforced, their flows pass at L3/L4");
   app.add_option("--http-proxy-port", opt.http_proxy_port, "HTTP proxy port on 127.0.0.1")->capture_default_str();
   app.add_option("--dns-proxy-port", opt.dns_proxy_port, "DNS proxy port on 127.0.0.1")->capture_default_str();
+  app.add_flag("--watch", watch, "also reload when the bundle's manifest.json changes (polled every second)");
   app.add_flag("--once", once, "attach, write pending events, detach and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
         else running = false;
       }
       agent.write_events();
-      if (++ticks % 10 == 0) agent.reload_if_changed();  // manifest poll: every second
+      if (watch && ++ticks % 10 == 0) agent.reload_if_changed();  // manifest poll: every second
     }
   } catch (const std::exception& e) {
     std::cerr << "cnpc-agent: " << e.what() << '\n';

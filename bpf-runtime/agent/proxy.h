@@ -1,6 +1,6 @@
 // The transparent L7 proxies of cnpc-agent: HTTP/1.1 (keep-alive and
-// pipelining, parsed with http-parser) and DNS over UDP (parsed with
-// libresolv's ns_* functions). The datapath steers a flow's packets to the
+// pipelining, parsed with http-parser) and DNS over UDP and TCP on one port
+// (parsed with libresolv's ns_* functions). The datapath steers a flow's packets to the
 // proxy's listening socket with bpf_sk_assign (docs/bpf-runtime.md), so the
 // accepted socket's local address is the original destination. What to
 // allow and what to record is the caller's: the proxies only move bytes.

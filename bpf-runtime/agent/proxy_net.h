@@ -5,16 +5,22 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <list>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include "proxy.h"
@@ -163,5 +169,107 @@ inline UniqueFd bind_listener(const ProxyOptions& options, int type) {
 inline bool set_mark(int fd, uint32_t mark) {
   return ::setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0;
 }
+
+inline void set_nodelay(int fd) {
+  int one = 1;  // requests and answers are small writes: no Nagle delay
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+// close() then sends RST: how a refused client learns it was refused.
+inline void reset_on_close(int fd) {
+  linger hard{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+}
+
+// The flow of an accepted TCP connection. Transparent: the accepted
+// socket's local address is the destination the pod addressed; otherwise
+// every flow is headed for the configured upstream.
+inline std::optional<ProxiedFlow> accepted_flow(int fd, const ProxyOptions& options) {
+  auto peer = peer_addr(fd);
+  auto local = local_addr(fd);
+  if (!peer || !local) return std::nullopt;
+  ProxiedFlow flow;
+  flow.client = *peer;
+  flow.server = options.transparent ? *local : *options.upstream;
+  flow.ip_proto = IPPROTO_TCP;
+  return flow;
+}
+
+// A non-blocking TCP connection to `target` carrying `mark` (the datapath
+// tells the proxy's own traffic by it; setting it needs CAP_NET_ADMIN, so
+// only when there is one to set or in transparent mode). Waits up to
+// timeout_ms for the handshake; an invalid fd on failure or stop.
+inline UniqueFd connect_marked(const SocketAddr& target, uint32_t mark, bool transparent, int timeout_ms,
+                               int stop_fd) {
+  RawAddr addr;
+  try {
+    addr = to_raw(target);
+  } catch (const std::exception&) {
+    return {};
+  }
+  UniqueFd fd(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return {};
+  if ((transparent || mark != 0) && !set_mark(fd.get(), mark)) return {};
+  if (::connect(fd.get(), addr.get(), addr.len) != 0) {
+    if (errno != EINPROGRESS) return {};
+    pollfd fds[2] = {{fd.get(), POLLOUT, 0}, {stop_fd, POLLIN, 0}};
+    if (::poll(fds, 2, timeout_ms) <= 0 || fds[1].revents) return {};
+    int error = 0;
+    socklen_t len = sizeof(error);
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &len) != 0 || error != 0) return {};
+  }
+  set_nodelay(fd.get());
+  return fd;
+}
+
+// A thread per accepted connection. Finished threads are joined at the next
+// start() (or reap()), so they never pile up beyond the live ones. Used by
+// one thread (the acceptor), then join_all() once it has stopped.
+class ConnectionThreads {
+ public:
+  // Runs serve on a new thread that owns the connection. False — the
+  // client is closed — when `cap` connections are live or no thread can be
+  // started.
+  bool start(UniqueFd client, std::function<void(UniqueFd)> serve, size_t cap = SIZE_MAX) {
+    reap();
+    if (live_.size() >= cap) return false;
+    Worker& worker = live_.emplace_back();
+    try {
+      worker.thread = std::thread([&worker, fd = client.get(), serve = std::move(serve)] {
+        serve(UniqueFd(fd));
+        worker.done.store(true, std::memory_order_release);
+      });
+      (void)client.release();  // the thread owns it now
+      return true;
+    } catch (const std::system_error&) {
+      live_.pop_back();
+      return false;
+    }
+  }
+
+  void reap() {
+    for (auto it = live_.begin(); it != live_.end();) {
+      if (it->done.load(std::memory_order_acquire)) {
+        it->thread.join();
+        it = live_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // After the stop signal: every connection thread watches it.
+  void join_all() {
+    for (Worker& worker : live_) worker.thread.join();
+    live_.clear();
+  }
+
+ private:
+  struct Worker {
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  std::list<Worker> live_;
+};
 
 }  // namespace cnpc::agent::proxy_detail

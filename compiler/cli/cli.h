@@ -115,6 +115,7 @@ using agent::kDefaultFlowLog;
 struct ObserveOptions {
   std::string file;                  // "" = kDefaultFlowLog; "-" = stdin
   std::vector<std::string> verdicts, namespaces, pods, protocols, types;  // OR within, AND across
+  bool all_namespaces = false;  // -A: a --pod without a namespace matches in any
   std::string since, until;          // RFC 3339, YYYY-MM-DD[THH[:MM[:SS]]] or a duration ago (1h43m)
   int64_t last = -1, first = -1;     // -1: not given
   bool all = false;

@@ -145,8 +145,11 @@ int main(int argc, char** argv) {
                             CLI::ignore_case));
   observe_cmd->add_option("-n,--namespace", observe.namespaces, "Source or destination namespace")
       ->allow_extra_args(false);
-  observe_cmd->add_option("--pod", observe.pods, "[NAMESPACE/]POD-NAME-PREFIX, source or destination (no namespace: default)")
+  observe_cmd->add_option("--pod", observe.pods,
+                          "[NAMESPACE/]POD-NAME-PREFIX, source or destination (no namespace: the --namespace ones, "
+                          "any with -A, else default)")
       ->allow_extra_args(false);
+  observe_cmd->add_flag("-A,--all-namespaces", observe.all_namespaces, "--pod names without a namespace match in any");
   observe_cmd->add_option("--protocol", observe.protocols, "http, dns, kafka (L7) or tcp, udp, sctp, icmp, icmpv4, icmpv6")
       ->allow_extra_args(false)
       ->check(CLI::IsMember({"http", "dns", "kafka", "tcp", "udp", "sctp", "icmp", "icmpv4", "icmpv6"},

@@ -295,7 +295,7 @@ struct Filter {
   }
 
   static bool pod_matches(const json& ep, const PodFilter& p) {
-    return str(ep, "namespace") == p.ns && str(ep, "pod_name").rfind(p.prefix, 0) == 0 &&
+    return (p.ns.empty() || str(ep, "namespace") == p.ns) && str(ep, "pod_name").rfind(p.prefix, 0) == 0 &&
            !str(ep, "pod_name").empty();
   }
 
@@ -548,6 +548,16 @@ int run_observe(const ObserveOptions& o) {
     if (auto slash = p.find('/'); slash != std::string::npos) {
       pf.ns = p.substr(0, slash);
       pf.prefix = p.substr(slash + 1);
+    } else if (o.all_namespaces) {
+      pf.prefix = p;  // any namespace (pf.ns empty)
+    } else if (!o.namespaces.empty()) {
+      // As Hubble (cilium/cilium#28921) and kubectl: -n NS --pod POD means NS/POD.
+      pf.prefix = p;
+      for (const auto& ns : o.namespaces) {
+        pf.ns = ns;
+        filter.pods.push_back(pf);
+      }
+      continue;
     } else {
       pf.ns = "default";  // as Hubble: a pod without a namespace is in default
       pf.prefix = p;
@@ -606,7 +616,7 @@ int run_observe(const ObserveOptions& o) {
     for (const auto& p : filter.pods)
       if (p.defaulted_ns)
         std::cerr << "cnpc observe: note: --pod " << p.prefix << " means default/" << p.prefix
-                  << " (as in Hubble); write NAMESPACE/" << p.prefix << " for another namespace\n";
+                  << " (as in Hubble); write NAMESPACE/" << p.prefix << ", add -n NAMESPACE or -A for another\n";
   };
 
   try {

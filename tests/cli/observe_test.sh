@@ -103,6 +103,14 @@ check pod-bare-name-is-default 0 "${O[@]}" --all --pod web
 lines pod-bare-name-is-default 0
 grep -qF "default/web" <<<"$err"
 ok "pod note names default/web" $?
+# -n NS --pod POD means NS/POD (Hubble since cilium/cilium#28921), -A any namespace.
+check pod-with-namespace-flag 0 "${O[@]}" --all -n blog-system --pod was
+lines pod-with-namespace-flag 9
+every pod-with-namespace-flag "blog-system/was-5c7b9-fghij"
+check pod-all-namespaces 0 "${O[@]}" --all -A --pod was
+lines pod-all-namespaces 9
+check pod-all-namespaces-debug 0 "${O[@]}" --all -A --pod debug
+lines pod-all-namespaces-debug 1
 check pod-or-and 0 "${O[@]}" --all --pod blog-system/mysql --pod default/debug --verdict FORWARDED
 lines pod-or-and 3
 

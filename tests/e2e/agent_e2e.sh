@@ -131,7 +131,7 @@ require "cnpc compile of the sample" compile
 } >"$WORK/endpoints.json"
 EVENTS=$WORK/flows.json LOG=$WORK/agent.log
 "$AGENT" --bundle "$BUNDLE" --endpoints "$WORK/endpoints.json" --pin-dir "$PIN" --events "$EVENTS" \
-  --node-name e2e-node 2>"$LOG" &
+  --node-name e2e-node --watch 2>"$LOG" &
 AGENT_PID=$!
 require "agent attaches with its proxies" wait_for 10 grep -q "attached 5 endpoints, HTTP proxy" "$LOG"
 check "tc filters on cnpc-web (ingress and egress)" \
@@ -186,10 +186,18 @@ web -> was:8080 DROPPED http POST 403 by api-read-only
 TXT
 check "observe --verdict DROPPED -o json: exactly the dropped flows, with the deciding policies" \
   diff -u "$WORK/dropped.expected" "$WORK/dropped.txt"
-# Compact lines as Hubble prints responses: "… http-response FORWARDED (HTTP/1.1 200 1ms (GET http://…))".
-check "observe --protocol http: GET 200 and POST 403 lines" \
-  bash -c "'$CNPC' observe --file '$EVENTS' --protocol http --last 100 | grep -q 'FORWARDED (HTTP/1.1 200 .*(GET http://.*/api/posts))' &&
-           '$CNPC' observe --file '$EVENTS' --protocol http --last 100 | grep -q 'DROPPED (HTTP/1.1 403 .*(POST http://.*/api/posts))'"
+# Compact lines as Hubble prints them: the forwarded GET's response (was
+# back to web) and the denied POST's request.
+check "observe --protocol http: GET answered 200, POST dropped" \
+  bash -c "'$CNPC' observe --file '$EVENTS' --protocol http --last 100 >'$WORK/http.txt' &&
+           grep -q 'blog-system/web:[0-9]* (ID:[0-9]*) <- blog-system/was:8080 (ID:[0-9]*) http-response FORWARDED (HTTP/1.1 200 .*(GET http://.*/api/posts))' '$WORK/http.txt' &&
+           grep -q 'blog-system/web:[0-9]* (ID:[0-9]*) -> blog-system/was:8080 (ID:[0-9]*) http-request DROPPED (HTTP/1.1 POST http://.*/api/posts)' '$WORK/http.txt' ||
+           { cat '$WORK/http.txt'; false; }"
+# The observed service map (the Hubble UI's dependency graph).
+"$CNPC" map --flows "$EVENTS" >"$WORK/map.dot" 2>"$WORK/map.err"
+check "map --flows: the observed graph has web -> was and was -> mysql" \
+  bash -c "grep -q 'web.*->.*was' '$WORK/map.dot' && grep -q 'was.*->.*mysql' '$WORK/map.dot' ||
+           { cat '$WORK/map.err'; head -c 2000 '$WORK/map.dot'; false; }"
 check "observe --protocol dns: the query for was.blog-system.svc.cluster.local" \
   bash -c "'$CNPC' observe --file '$EVENTS' --protocol dns --last 100 | grep -q 'was.blog-system.svc.cluster.local'"
 
@@ -266,6 +274,17 @@ check "broken bundle: was -> mysql:3306 still connects" allowed was mysql 3306
 check "broken bundle: web -> mysql:3306 still allowed" allowed web mysql 3306
 check "broken bundle: stray -> was:8080 still dropped" http_is stray GET /api/posts 000
 check "broken bundle: web -> was POST still 200 (the reloaded rules stay)" http_is web POST /api/posts 200 x
+
+# --- --watch: POST is taken back and compiled over the broken bundle; the
+# agent sees the new manifest and reloads by itself
+reloads=$(count reloaded "$LOG")
+cp "$SRC/samples/blog-system/policies/api-read-only.yaml" "$WORK/sample/policies/api-read-only.yaml"
+require "cnpc compile over the broken bundle" compile
+check "--watch: the agent reloads the new bundle without a signal" \
+  wait_for 10 bash -c "(( \$(grep -c reloaded '$LOG') > $reloads ))"
+check "after the watched reload: web -> was POST is 403 again" http_is web POST /api/posts 403 x
+check "after the watched reload: web -> was GET is 200" http_is web GET /api/posts 200
+check "after the watched reload: stray -> was:8080 dropped" http_is stray GET /api/posts 000
 
 # --- clean exit: filters and pins gone
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID"; rc=$?; AGENT_PID=

@@ -1,27 +1,29 @@
 #!/usr/bin/env bash
 # Memory of cnpc-agent enforcing N endpoints (default 1,000) on this node.
-# Not part of ctest: root, BPF, and it creates N dummy interfaces. Run from
+# Not part of ctest: root, BPF, and it creates N veth pairs. Run from
 # a Release build with the benchmarks configured (-DCNPC_BENCH=ON):
 #
-#   tests/bench/agent/agent_memory.sh [--build DIR] [--endpoints N] [--policies P]
+#   tests/bench/agent/agent_memory.sh [--build DIR] [--endpoints N] [--policies P] [--reloads K]
 #
 # It generates a cluster of N pods and P policies (cnpc_gen_cluster), compiles
-# it, creates one dummy interface per pod as its "host-side veth" (tc attaches
-# to any netdev), starts cnpc-agent on all of them and reports, once every
+# it, creates one veth pair per pod (its "host-side veth"; the peer stays in
+# the host namespace), starts cnpc-agent on all of them and reports, once every
 # endpoint is attached: the agent's resident memory (VmRSS, VmHWM), the
 # kernel memory its BPF maps and programs hold (the memlock of each map and
-# program fd, /proc/PID/fdinfo), and the same after a reload. Results:
+# program fd, /proc/PID/fdinfo), and the same after each of K reloads
+# (default 3: memory must not grow from one to the next). Results:
 # docs/benchmarks-agent.md.
 set -u
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
-build="$root/build" endpoints=1000 policies=100
+build="$root/build" endpoints=1000 policies=100 reloads=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build="$2"; shift 2 ;;
     --endpoints) endpoints="$2"; shift 2 ;;
     --policies) policies="$2"; shift 2 ;;
-    *) echo "usage: $0 [--build DIR] [--endpoints N] [--policies P]" >&2; exit 2 ;;
+    --reloads) reloads="$2"; shift 2 ;;
+    *) echo "usage: $0 [--build DIR] [--endpoints N] [--policies P] [--reloads K]" >&2; exit 2 ;;
   esac
 done
 [[ $(id -u) == 0 ]] || { echo "needs root" >&2; exit 2; }
@@ -40,7 +42,7 @@ trap cleanup EXIT
 "$gen" --policies "$policies" --pods "$endpoints" --out "$work/cluster" >/dev/null || exit 1
 "$cnpc" compile "$work/cluster/base" --inventory "$work/cluster/inventory.yaml" -o "$work/bundle" 2>"$work/compile.log" ||
   { cat "$work/compile.log"; exit 1; }
-# One dummy interface per pod endpoint of the bundle.
+# One veth pair per pod endpoint of the bundle.
 node -e '
   const m = JSON.parse(require("fs").readFileSync(process.argv[1]));
   const eps = m.endpoints.filter(e => e.ips && e.ips.length && e.program).slice(0, +process.argv[2]);
@@ -48,17 +50,18 @@ node -e '
 ' "$work/bundle/metadata.json" "$endpoints" >"$work/endpoints.json"
 n=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).length)' "$work/endpoints.json")
 for ((i = 0; i < n; i++)); do
-  ip link add "cnpcm$i" type dummy && ip link set "cnpcm$i" up && ifaces+=("cnpcm$i") || exit 1
+  ip link add "cnpcm$i" type veth peer name "cnpcp$i" && ip link set "cnpcm$i" up && ifaces+=("cnpcm$i") || exit 1
 done
 
 kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$agent_pid/status"; }
-bpf_kib() {  # memlock of every BPF map and program fd of the agent
-  local total=0 m
-  for fd in /proc/$agent_pid/fdinfo/*; do
-    m=$(awk '$1 == "memlock:" {print $2}' "$fd" 2>/dev/null)
-    [[ -n $m ]] && total=$((total + m))
-  done
-  echo $((total / 1024))
+# Kernel memory of the agent's BPF objects: the memlock of each distinct
+# map and program (libbpf dups the shared maps' fds into every object: count
+# each map_id / prog_id once), and how much of it is maps.
+bpf_kib() {
+  local f
+  for f in /proc/$agent_pid/fdinfo/*; do
+    awk '$1 == "map_id:" || $1 == "prog_id:" {id = $1 $2} $1 == "memlock:" {m = $2} END {if (id != "") print id, m}' "$f" 2>/dev/null
+  done | sort -u | awk '{t += $2; if ($1 ~ /^map/) m += $2} END {printf "%d KiB (maps %d KiB)", t / 1024, m / 1024}'
 }
 start=$(date +%s%N)
 "$agent" --bundle "$work/bundle" --endpoints "$work/endpoints.json" --pin-dir "" --events "$work/flows.json" \
@@ -72,8 +75,10 @@ attach_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 programs=$(grep -o '([0-9]* programs)' "$work/agent.log" | head -1)
 sleep 1
 echo "endpoints: $n, policies: $policies, bundle: $programs, start to all attached: ${attach_ms} ms"
-echo "after attach: VmRSS $(kib VmRSS) KiB, VmHWM $(kib VmHWM) KiB, BPF maps+programs $(bpf_kib) KiB"
-kill -HUP "$agent_pid"
-until (( $(grep -c reloaded "$work/agent.log") >= 1 )); do sleep 0.1; done
-sleep 1
-echo "after reload: VmRSS $(kib VmRSS) KiB, VmHWM $(kib VmHWM) KiB, BPF maps+programs $(bpf_kib) KiB"
+echo "after attach: VmRSS $(kib VmRSS) KiB, VmHWM $(kib VmHWM) KiB, BPF maps+programs $(bpf_kib)"
+for ((r = 1; r <= reloads; r++)); do
+  kill -HUP "$agent_pid"
+  until (( $(grep -c reloaded "$work/agent.log") >= r )); do sleep 0.1; done
+  sleep 1
+  echo "after reload $r: VmRSS $(kib VmRSS) KiB, VmHWM $(kib VmHWM) KiB, BPF maps+programs $(bpf_kib)"
+done

@@ -3,6 +3,7 @@
 // with the Hubble records it writes.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -61,6 +62,18 @@ TEST(EndpointIndex, ResolvesPodsWorldAndRules) {
   EXPECT_FALSE(index.policy_of_rule(100000));
 }
 
+TEST(EndpointIndex, AClassSeenAtAnotherAddress) {
+  EndpointIndex index = sample_index();
+  uint32_t web = class_of("blog-system/web");
+  // The proxy's upstream leg: the host's address, web's class (one pod).
+  FlowEndpoint e = index.endpoint_of_class(web, "192.168.0.1", 40000);
+  EXPECT_EQ(e.ip, "192.168.0.1");
+  EXPECT_EQ(e.identity, 256 + web);
+  EXPECT_EQ(e.ns, "blog-system");
+  EXPECT_EQ(e.pod, "web");
+  EXPECT_NE(std::find(e.labels.begin(), e.labels.end(), "k8s:app=web"), e.labels.end());
+}
+
 TEST(EndpointIndex, AgentEndpointsOverrideTheCompiledAddresses) {
   // The pod moved to a new address after the compile.
   EndpointIndex index = sample_index({{"blog-system/was", "10.9.9.9"}});
@@ -88,6 +101,7 @@ class EnforcerTest : public ::testing::Test {
     std::filesystem::remove(log_path_);
   }
   std::vector<json> flows() {
+    log_->flush();
     std::vector<json> out;
     std::ifstream in(log_path_);
     for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
@@ -158,6 +172,42 @@ TEST_F(EnforcerTest, RecordsHubbleFlowsNamingTheDecidingPolicy) {
   EXPECT_EQ(dns.at("l7").at("dns").at("query"), "example.com.");
   EXPECT_EQ(dns.at("l7").at("dns").at("rcode"), 5);
   EXPECT_EQ(dns.at("egress_denied_by").at(0).at("name"), "web-egress");
+}
+
+TEST_F(EnforcerTest, ForwardedExchangesRecordARequestAndAReply) {
+  HttpExchange ok;
+  ok.request = request("GET", "/api/posts");
+  ok.url = "http://10.0.2.20:8080/api/posts";
+  ok.status = 200;
+  ok.allowed = true;
+  ok.latency = std::chrono::milliseconds(3);
+  enforcer_->record(web_to_was, ok);
+  DnsExchange resolved;
+  resolved.qname = "was.blog-system.svc.cluster.local";
+  resolved.qtypes = {"A"};
+  resolved.ips = {"10.0.2.20"};
+  resolved.allowed = true;
+  enforcer_->record(web_to_dns, resolved);
+
+  auto lines = flows();
+  ASSERT_EQ(lines.size(), 4u);
+  const json& req = lines[0].at("flow");
+  EXPECT_EQ(req.at("verdict"), "FORWARDED");
+  EXPECT_EQ(req.at("l7").at("type"), "REQUEST");
+  EXPECT_EQ(req.at("source").at("pod_name"), "web");
+  EXPECT_FALSE(req.at("l7").at("http").contains("code")) << "a request has no status yet";
+  EXPECT_EQ(req.at("ingress_allowed_by").at(0).at("name"), "api-read-only");
+  const json& resp = lines[1].at("flow");
+  EXPECT_EQ(resp.at("l7").at("type"), "RESPONSE");
+  EXPECT_EQ(resp.at("source").at("pod_name"), "was") << "a response runs from the server";
+  EXPECT_EQ(resp.at("destination").at("pod_name"), "web");
+  EXPECT_EQ(resp.at("is_reply"), true);
+  EXPECT_EQ(resp.at("l7").at("http").at("code"), 200);
+  EXPECT_EQ(resp.at("l7").at("latency_ns"), "3000000");
+  EXPECT_EQ(lines[2].at("flow").at("l7").at("type"), "REQUEST");
+  const json& answer = lines[3].at("flow").at("l7").at("dns");
+  EXPECT_EQ(answer.at("ips").at(0), "10.0.2.20");
+  EXPECT_EQ(lines[3].at("flow").at("egress_allowed_by").at(0).at("name"), "web-egress");
 }
 
 TEST_F(EnforcerTest, WithoutStateNothingIsAdmitted) {
