@@ -172,7 +172,21 @@ std::unique_ptr<Agent::Generation> Agent::load_generation(int reuse_ct_fd) const
   // Everything is checked before anything is attached: manifest hashes,
   // the verifier, the table maps and the ipcache fill happen in load().
   auto gen = std::make_unique<Generation>(runtime::LoadedBundle::load(options_.bundle, reuse_ct_fd), manifest);
-  std::string metadata_text = read_file(options_.bundle + "/metadata.json");
+  // The files read here again must be the ones load() verified: the bundle
+  // directory may have been swapped since (a compile lands mid-reload).
+  json listed = json::parse(manifest).value("files", json::array());
+  auto read_verified = [&](const std::string& name, bool required) -> std::string {
+    for (const auto& f : listed) {
+      if (f.value("path", "") != name) continue;
+      std::string text = read_file(options_.bundle + "/" + name);
+      if (runtime::sha256_hex(text) != f.value("sha256", ""))
+        throw std::runtime_error(name + " changed while loading: the bundle was replaced; retry");
+      return text;
+    }
+    if (required) throw std::runtime_error(name + " is not listed in manifest.json");
+    return {};
+  };
+  std::string metadata_text = read_verified("metadata.json", true);
   json meta = json::parse(metadata_text);
   for (const auto& e : meta.at("endpoints")) gen->endpoint_class[e.at("name")] = e.at("class").get<uint32_t>();
   for (const auto& p : meta.at("programs")) {
@@ -205,7 +219,7 @@ std::unique_ptr<Agent::Generation> Agent::load_generation(int reuse_ct_fd) const
   // needs to hand them their flows.
   std::vector<std::pair<std::string, std::string>> named_ips;
   for (const auto& ep : endpoints_) named_ips.emplace_back(ep.name, ep.ip);
-  std::string l7_text = read_file_or_empty(options_.bundle + "/l7.json");
+  std::string l7_text = read_verified("l7.json", false);
   L7Policy policy = l7_text.empty() ? L7Policy() : L7Policy::parse(l7_text);
   std::vector<L7Redirect> redirects = policy.redirects();
   size_t steer_entries = 0;
@@ -232,8 +246,7 @@ std::unique_ptr<Agent::Generation> Agent::load_generation(int reuse_ct_fd) const
     gen->bundle.set_proxy_port(runtime::kProxyOn, 1);
   }
   gen->l7 = std::make_shared<const L7State>(
-      L7State{std::move(policy), EndpointIndex(metadata_text, read_file(options_.bundle + "/ipcache.json"), named_ips),
-              std::move(redirects)});
+      std::move(policy), EndpointIndex(metadata_text, read_verified("ipcache.json", true), named_ips));
   return gen;
 }
 

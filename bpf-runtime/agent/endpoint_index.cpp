@@ -28,6 +28,12 @@ bool prefix_contains(const unsigned char* net, int length, const unsigned char* 
   return (net[full] & mask) == (addr[full] & mask);
 }
 
+std::string host_key(int family, const unsigned char* addr) {
+  std::string key(1, char(family));
+  key.append(reinterpret_cast<const char*>(addr), family == 4 ? 4 : 16);
+  return key;
+}
+
 std::vector<std::string> split_labels(const std::string& joined) {
   std::vector<std::string> out;
   std::istringstream in(joined);
@@ -100,9 +106,18 @@ EndpointIndex::EndpointIndex(const std::string& metadata_json, const std::string
     int length = slash == std::string::npos ? -1 : std::stoi(prefix.substr(slash + 1));
     add_prefix(prefix.substr(0, slash), length, entry.at("class").get<uint32_t>());
   }
-  // Longest prefix first; stable, so the agent's endpoints precede equal-length entries.
-  std::stable_sort(prefixes_.begin(), prefixes_.end(),
+  // Host entries by exact address (the agent's endpoints were added first:
+  // they win), the rest longest prefix first.
+  std::vector<Prefix> networks;
+  for (const auto& p : prefixes_) {
+    if (p.length == (p.family == 4 ? 32 : 128))
+      hosts_.emplace(host_key(p.family, p.addr), p.class_id);
+    else
+      networks.push_back(p);
+  }
+  std::stable_sort(networks.begin(), networks.end(),
                    [](const Prefix& a, const Prefix& b) { return a.length > b.length; });
+  prefixes_ = std::move(networks);
   for (const auto& r : meta.at("rules"))
     rules_[r.at("id").get<uint32_t>()] = {r.value("kind", ""), r.value("namespace", ""), r.value("name", "")};
 }
@@ -111,10 +126,14 @@ ResolvedAddress EndpointIndex::resolve(const std::string& ip) const {
   ResolvedAddress out;
   unsigned char addr[16];
   int family = parse_ip(ip, addr);
-  for (const auto& p : prefixes_) {
-    if (p.family == family && prefix_contains(p.addr, p.length, addr)) {
-      out.class_id = p.class_id;
-      break;
+  if (auto host = hosts_.find(host_key(family, addr)); host != hosts_.end()) {
+    out.class_id = host->second;
+  } else {
+    for (const auto& p : prefixes_) {
+      if (p.family == family && prefix_contains(p.addr, p.length, addr)) {
+        out.class_id = p.class_id;
+        break;
+      }
     }
   }
   if (auto pod = pod_by_ip_.find(ip); pod != pod_by_ip_.end()) std::tie(out.ns, out.pod) = pod->second;

@@ -52,7 +52,8 @@ class EndpointIndex {
     int length = 0;
     uint32_t class_id = 0;
   };
-  std::vector<Prefix> prefixes_;  // longest first
+  std::vector<Prefix> prefixes_;  // shorter than a host's, longest first
+  std::map<std::string, uint32_t> hosts_;  // /32 and /128 entries by family byte + address bytes
   std::map<std::string, std::pair<std::string, std::string>> pod_by_ip_;  // ip -> (ns, pod)
   std::map<uint32_t, std::vector<std::string>> labels_;
   std::map<uint32_t, uint32_t> identities_;

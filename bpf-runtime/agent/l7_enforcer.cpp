@@ -15,10 +15,12 @@ int64_t now_ns() {
 }
 
 // Whether a table has rules of `kind` for (peer, proto, port): only then does it judge the request.
-bool has_l7(const std::vector<L7Redirect>& redirects, uint32_t class_id, int direction, uint32_t peer,
-            uint8_t proto, uint16_t port, ir::L7Kind kind) {
-  for (const auto& r : redirects) {
-    if (r.class_id != class_id || r.direction != direction || r.kind != kind || r.ip_proto != proto) continue;
+bool has_l7(const L7State& s, uint32_t class_id, int direction, uint32_t peer, uint8_t proto, uint16_t port,
+            ir::L7Kind kind) {
+  auto table = s.redirects.find({class_id, direction});
+  if (table == s.redirects.end()) return false;
+  for (const auto& r : table->second) {
+    if (r.kind != kind || r.ip_proto != proto) continue;
     if (port < r.first || port > r.last) continue;
     if (!r.peers || std::find(r.peers->begin(), r.peers->end(), peer) != r.peers->end()) return true;
   }
@@ -26,6 +28,10 @@ bool has_l7(const std::vector<L7Redirect>& redirects, uint32_t class_id, int dir
 }
 
 }  // namespace
+
+L7State::L7State(L7Policy p, EndpointIndex i) : policy(std::move(p)), index(std::move(i)) {
+  for (auto& r : policy.redirects()) redirects[{r.class_id, r.direction}].push_back(std::move(r));
+}
 
 void L7Enforcer::update(std::shared_ptr<const L7State> state) {
   std::lock_guard lock(mutex_);
@@ -58,7 +64,7 @@ L7Enforcer::Judgement L7Enforcer::judge(const L7State& s, const ProxiedFlow& flo
     int direction;
   };
   for (Side side : {Side{client, server, runtime::kDirEgress}, Side{server, client, runtime::kDirIngress}}) {
-    if (!has_l7(s.redirects, side.subject, side.direction, side.peer, flow.ip_proto, flow.server.port, kind))
+    if (!has_l7(s, side.subject, side.direction, side.peer, flow.ip_proto, flow.server.port, kind))
       continue;
     L7Verdict v = judge_one(side.subject, side.direction, side.peer);
     j.ingress = side.direction == runtime::kDirIngress;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,9 +20,11 @@
 namespace cnpc::agent {
 
 struct L7State {
+  L7State(L7Policy p, EndpointIndex i);
   L7Policy policy;
   EndpointIndex index;
-  std::vector<L7Redirect> redirects;  // policy.redirects(), kept for the coverage test
+  // policy.redirects() by (class, direction): which tables judge which flows.
+  std::map<std::pair<uint32_t, int>, std::vector<L7Redirect>> redirects;
 };
 
 class L7Enforcer final : public HttpJudge, public DnsJudge {

@@ -91,9 +91,7 @@ class EnforcerTest : public ::testing::Test {
     std::filesystem::remove(log_path_);
     log_ = std::make_unique<FlowLog>(log_path_.string());
     enforcer_ = std::make_unique<L7Enforcer>(*log_, "node-a");
-    L7Policy policy = L7Policy::parse(read("l7.json"));
-    auto redirects = policy.redirects();
-    enforcer_->update(std::make_shared<const L7State>(L7State{std::move(policy), sample_index(), redirects}));
+    enforcer_->update(std::make_shared<const L7State>(L7Policy::parse(read("l7.json")), sample_index()));
   }
   void TearDown() override {
     enforcer_.reset();
