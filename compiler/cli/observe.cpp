@@ -632,39 +632,46 @@ int run_observe(const ObserveOptions& o) {
       return kExitClean;
     }
 
-    // The log as it is now. With --follow an unterminated last line may be
-    // half written by the agent: it waits for its newline.
-    std::string buffer;
-    if (from_stdin) {
-      read_all(std::cin, buffer);
-    } else {
-      std::ifstream in(path, std::ios::binary);
-      if (!in || !read_all(in, buffer)) {
+    // The log as it is now, streamed line by line (a month of flows need not
+    // fit in memory; only the matches' rendered lines are kept). With
+    // --follow an unterminated last line may be half written by the agent:
+    // it waits for its newline.
+    std::ifstream file;
+    if (!from_stdin) {
+      file.open(path, std::ios::binary);
+      if (!file) {
         std::cerr << "cnpc observe: error: cannot read " << path << ": " << std::strerror(errno) << '\n';
         return kExitUsage;
       }
     }
-    std::deque<Flow> kept;  // the last N, or all of them
-    std::string out;
-    size_t printed = 0;
-    size_t consumed = for_each_line(buffer, 0, !o.follow, [&](const std::string& text) {
+    std::istream& in = from_stdin ? std::cin : file;
+    std::deque<std::string> kept;  // rendered: the first N, the last N, or all of them
+    size_t consumed = 0;           // bytes of the complete lines read
+    std::string text;
+    while (std::getline(in, text)) {
+      const bool complete = !in.eof();  // getline stopped at a newline
+      if (!complete && o.follow) break;  // half written: --follow reads it when it is whole
+      consumed += text.size() + (complete ? 1 : 0);
       auto f = parse_line(text, name, ++line_no);
-      if (!f || !observer.matches(*f)) return true;
+      if (!f || !observer.matches(*f)) continue;
       if (o.first >= 0) {
-        if (int64_t(printed) >= o.first) return false;
-        out += observer.render(*f);
-        ++printed;
-        return int64_t(printed) < o.first;
+        if (int64_t(kept.size()) >= o.first) break;
+        kept.push_back(observer.render(*f));
+        continue;
       }
-      if (last == 0) return true;
-      kept.push_back(std::move(*f));
+      if (last == 0) continue;
+      kept.push_back(observer.render(*f));
       if (last > 0 && int64_t(kept.size()) > last) kept.pop_front();
-      return true;
-    });
-    for (const auto& f : kept) out += observer.render(f);
-    printed += kept.size();
+    }
+    if (in.bad()) {
+      std::cerr << "cnpc observe: error: cannot read " << name << ": " << std::strerror(errno) << '\n';
+      return kExitUsage;
+    }
+    const size_t printed = kept.size();
     // Output only once the whole input was read: a bad line prints nothing.
-    if (!write_stdout(out)) return kExitClean;
+    for (const auto& line : kept)
+      if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size()) return kExitClean;
+    if (std::fflush(stdout) != 0) return kExitClean;
     if (!o.follow) {
       warn_default_namespace(printed);
       return kExitClean;
