@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "loopback.h"
 #include "proxy.h"
 
 namespace {
@@ -29,17 +30,7 @@ namespace {
 using namespace cnpc::agent;
 using namespace std::chrono_literals;
 
-int udp_socket_on_loopback(uint16_t& port) {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return -1;
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  port = ntohs(addr.sin_port);
-  return fd;
-}
+int udp_socket_on_loopback(uint16_t& port) { return cnpc::agent::testing::bind_loopback(SOCK_DGRAM, port); }
 
 std::string first_qname(const unsigned char* msg, size_t len) {
   ns_msg handle;
@@ -390,15 +381,8 @@ class FakeTcpResolver {
  public:
   enum class Mode { Normal, CloseAfterAnswer, HangUpOnSecondQuery };
   explicit FakeTcpResolver(Mode mode = Mode::Normal) : mode_(mode) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(listener_, 16) != 0)
-      std::abort();
-    socklen_t len = sizeof(addr);
-    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    listener_ = cnpc::agent::testing::bind_loopback(SOCK_STREAM, port_);
+    if (listener_ < 0) std::abort();
     if (::pipe(stop_pipe_) != 0) std::abort();
     thread_ = std::thread([this] { loop(); });
   }
@@ -497,16 +481,7 @@ class FakeTcpResolver {
 
 class TcpDnsClient {
  public:
-  explicit TcpDnsClient(uint16_t proxy_port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval tv{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(proxy_port);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  }
+  explicit TcpDnsClient(uint16_t proxy_port) { fd_ = cnpc::agent::testing::connect_loopback(proxy_port, connected_); }
   ~TcpDnsClient() { ::close(fd_); }
   bool connected() const { return connected_; }
   bool send_raw(const std::string& bytes) {

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "loopback.h"
 #include "proxy.h"
 
 namespace {
@@ -28,26 +29,8 @@ using namespace std::chrono_literals;
 constexpr std::string_view kForbidden =
     "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nAccess denied";
 
-int listen_loopback(uint16_t& port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 64) != 0) return -1;
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  port = ntohs(addr.sin_port);
-  return fd;
-}
-
-bool send_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
+int listen_loopback(uint16_t& port) { return cnpc::agent::testing::bind_loopback(SOCK_STREAM, port); }
+using cnpc::agent::testing::send_all;
 
 // What the upstream saw, one entry per complete request.
 struct SeenRequest {
@@ -262,16 +245,7 @@ struct Response {
 // A client socket whose reads give up after 10 s (a hang becomes a failure).
 class Client {
  public:
-  explicit Client(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval tv{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  }
+  explicit Client(uint16_t port) { fd_ = cnpc::agent::testing::connect_loopback(port, connected_); }
   ~Client() { ::close(fd_); }
   bool connected() const { return connected_; }
   bool send(std::string_view bytes) { return send_all(fd_, bytes); }
