@@ -115,6 +115,11 @@ using agent::kDefaultFlowLog;
 struct ObserveOptions {
   std::string file;                  // "" = kDefaultFlowLog; "-" = stdin
   std::vector<std::string> verdicts, namespaces, pods, protocols, types;  // OR within, AND across
+  std::vector<std::string> from_namespaces, to_namespaces, from_pods, to_pods;
+  std::vector<std::string> labels, from_labels, to_labels;  // key=value, k8s:app=web, reserved:world
+  std::vector<uint16_t> ports;                              // either side's L4 port
+  std::vector<std::string> http_statuses, http_methods, http_paths;  // "404", "5+"; GET; a regex
+  std::vector<std::string> traffic_directions, drop_reasons;          // ingress|egress; POLICY_DENIED
   bool all_namespaces = false;  // -A: a --pod without a namespace matches in any
   std::string since, until;          // RFC 3339, YYYY-MM-DD[THH[:MM[:SS]]] or a duration ago (1h43m)
   int64_t last = -1, first = -1;     // -1: not given

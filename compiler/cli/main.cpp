@@ -150,6 +150,25 @@ int main(int argc, char** argv) {
                           "any with -A, else default)")
       ->allow_extra_args(false);
   observe_cmd->add_flag("-A,--all-namespaces", observe.all_namespaces, "--pod names without a namespace match in any");
+  observe_cmd->add_option("--from-namespace", observe.from_namespaces, "Source namespace")->allow_extra_args(false);
+  observe_cmd->add_option("--to-namespace", observe.to_namespaces, "Destination namespace")->allow_extra_args(false);
+  observe_cmd->add_option("--from-pod", observe.from_pods, "Source [NAMESPACE/]POD-NAME-PREFIX")->allow_extra_args(false);
+  observe_cmd->add_option("--to-pod", observe.to_pods, "Destination [NAMESPACE/]POD-NAME-PREFIX")->allow_extra_args(false);
+  observe_cmd->add_option("-l,--label", observe.labels, "Source or destination label: key=value, k8s:app=web, reserved:world")
+      ->allow_extra_args(false);
+  observe_cmd->add_option("--from-label", observe.from_labels, "Source label")->allow_extra_args(false);
+  observe_cmd->add_option("--to-label", observe.to_labels, "Destination label")->allow_extra_args(false);
+  observe_cmd->add_option("--port", observe.ports, "Source or destination L4 port")->allow_extra_args(false);
+  observe_cmd->add_option("--http-status", observe.http_statuses, "HTTP status code prefix: 404, 5+")
+      ->allow_extra_args(false);
+  observe_cmd->add_option("--http-method", observe.http_methods, "HTTP method")->allow_extra_args(false);
+  observe_cmd->add_option("--http-path", observe.http_paths, "HTTP path (a regular expression, searched)")
+      ->allow_extra_args(false);
+  observe_cmd->add_option("--traffic-direction", observe.traffic_directions, "ingress or egress")
+      ->allow_extra_args(false)
+      ->check(CLI::IsMember({"ingress", "egress"}, CLI::ignore_case));
+  observe_cmd->add_option("--drop-reason-desc", observe.drop_reasons, "Drop reason, e.g. POLICY_DENIED")
+      ->allow_extra_args(false);
   observe_cmd->add_option("--protocol", observe.protocols, "http, dns, kafka (L7) or tcp, udp, sctp, icmp, icmpv4, icmpv6")
       ->allow_extra_args(false)
       ->check(CLI::IsMember({"http", "dns", "kafka", "tcp", "udp", "sctp", "icmp", "icmpv4", "icmpv6"},

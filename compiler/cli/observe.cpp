@@ -254,6 +254,9 @@ std::optional<Flow> parse_line(const std::string& text, const std::string& name,
 
 // ---------------------------------------------------------------- filters
 
+// Which end of a flow a filter looks at: --pod (either), --from-pod, --to-pod.
+enum class Side { Either, From, To };
+
 struct PodFilter {
   std::string ns, prefix;
   bool defaulted_ns = false;
@@ -261,27 +264,60 @@ struct PodFilter {
 
 struct Filter {
   std::vector<std::string> verdicts;   // upper case
-  std::vector<std::string> namespaces;
-  std::vector<PodFilter> pods;
+  // One group per flag (--namespace, --from-namespace, …): a group with
+  // values must match (OR within it), as Hubble ANDs its flags.
+  std::vector<std::pair<Side, std::vector<std::string>>> namespaces, labels;
+  std::vector<std::pair<Side, std::vector<PodFilter>>> pods;
   std::vector<std::string> protocols;  // lower case
   std::vector<std::string> types;      // lower case
+  std::vector<uint16_t> ports;
+  std::vector<std::string> http_statuses, http_methods;  // methods upper case
+  std::vector<std::regex> http_paths;
+  std::vector<std::string> directions, drop_reasons;  // upper case
   std::optional<int64_t> since, until;
 
   bool matches(const Flow& f) const {
     const json& flow = f.flow();
     const json& src = member(flow, "source");
     const json& dst = member(flow, "destination");
+    auto on_side = [&](Side side, auto&& pred) {
+      return (side != Side::To && pred(src)) || (side != Side::From && pred(dst));
+    };
     if (!verdicts.empty() && !any_of(verdicts, [&](const std::string& v) { return upper(str(flow, "verdict")) == v; }))
       return false;
-    if (!namespaces.empty() && !any_of(namespaces, [&](const std::string& ns) {
-          return str(src, "namespace") == ns || str(dst, "namespace") == ns;
-        }))
-      return false;
-    if (!pods.empty() && !any_of(pods, [&](const PodFilter& p) { return pod_matches(src, p) || pod_matches(dst, p); }))
-      return false;
+    for (const auto& [side, values] : namespaces)
+      if (!any_of(values, [&](const std::string& ns) {
+            return on_side(side, [&](const json& ep) { return str(ep, "namespace") == ns; });
+          }))
+        return false;
+    for (const auto& [side, values] : pods)
+      if (!any_of(values, [&](const PodFilter& p) {
+            return on_side(side, [&](const json& ep) { return pod_matches(ep, p); });
+          }))
+        return false;
+    for (const auto& [side, values] : labels)
+      if (!any_of(values, [&](const std::string& l) {
+            return on_side(side, [&](const json& ep) { return label_matches(ep, l); });
+          }))
+        return false;
     if (!protocols.empty() && !any_of(protocols, [&](const std::string& p) { return protocol_matches(flow, p); }))
       return false;
     if (!types.empty() && !any_of(types, [&](const std::string& t) { return type_matches(flow, t); })) return false;
+    if (!ports.empty() && !any_of(ports, [&](uint16_t port) { return port_matches(flow, port); })) return false;
+    const json& http = member(member(flow, "l7"), "http");
+    if (!http_statuses.empty() && !any_of(http_statuses, [&](const std::string& s) { return status_matches(http, s); }))
+      return false;
+    if (!http_methods.empty() &&
+        !any_of(http_methods, [&](const std::string& m) { return upper(str(http, "method")) == m; }))
+      return false;
+    if (!http_paths.empty() && !any_of(http_paths, [&](const std::regex& re) { return path_matches(http, re); }))
+      return false;
+    if (!directions.empty() &&
+        !any_of(directions, [&](const std::string& d) { return str(flow, "traffic_direction") == d; }))
+      return false;
+    if (!drop_reasons.empty() &&
+        !any_of(drop_reasons, [&](const std::string& r) { return str(flow, "drop_reason_desc") == r; }))
+      return false;
     if ((since || until) && !f.time_ns) return false;
     if (since && *f.time_ns < *since) return false;
     if (until && *f.time_ns > *until) return false;
@@ -297,6 +333,51 @@ struct Filter {
   static bool pod_matches(const json& ep, const PodFilter& p) {
     return (p.ns.empty() || str(ep, "namespace") == p.ns) && str(ep, "pod_name").rfind(p.prefix, 0) == 0 &&
            !str(ep, "pod_name").empty();
+  }
+
+  // Hubble's label filter: "source:key=value" matches that label exactly;
+  // without a source ("app=web", "app") any source; without a value, the
+  // key's presence.
+  static bool label_matches(const json& ep, const std::string& want) {
+    const json& labels = member(ep, "labels");
+    if (!labels.is_array()) return false;
+    const bool has_source = want.find(':') != std::string::npos && want.find(':') < want.find('=');
+    const bool has_value = want.find('=') != std::string::npos;
+    for (const auto& l : labels) {
+      if (!l.is_string()) continue;
+      std::string label = l.get<std::string>();
+      if (!has_source) label = label.substr(label.find(':') == std::string::npos ? 0 : label.find(':') + 1);
+      if (!has_value) label = label.substr(0, label.find('='));
+      if (label == want) return true;
+    }
+    return false;
+  }
+
+  static bool port_matches(const json& flow, uint16_t port) {
+    const json& l4 = member(flow, "l4");
+    for (const char* p : {"TCP", "UDP", "SCTP"}) {
+      const json& ports = member(l4, p);
+      if (ports.is_object() && (num(ports, "source_port") == port || num(ports, "destination_port") == port))
+        return true;
+    }
+    return false;
+  }
+
+  // "404" is a prefix of the code; "5+" any 5xx (Hubble's form).
+  static bool status_matches(const json& http, std::string want) {
+    const int64_t code = num(http, "code");
+    if (code == 0) return false;
+    if (!want.empty() && want.back() == '+') want.pop_back();
+    return std::to_string(code).rfind(want, 0) == 0;
+  }
+
+  static bool path_matches(const json& http, const std::regex& re) {
+    const std::string url = str(http, "url");
+    if (url.empty()) return false;
+    // The path of http://host[:port]/path?query
+    size_t start = url.find("://");
+    start = url.find('/', start == std::string::npos ? 0 : start + 3);
+    return start != std::string::npos && std::regex_search(url.substr(start), re);
   }
 
   static bool protocol_matches(const json& flow, const std::string& p) {
@@ -542,29 +623,55 @@ bool read_all(std::istream& in, std::string& out) {
 int run_observe(const ObserveOptions& o) {
   Filter filter;
   for (const auto& v : o.verdicts) filter.verdicts.push_back(upper(v));
-  filter.namespaces = o.namespaces;
-  for (const auto& p : o.pods) {
-    PodFilter pf;
-    if (auto slash = p.find('/'); slash != std::string::npos) {
-      pf.ns = p.substr(0, slash);
-      pf.prefix = p.substr(slash + 1);
-    } else if (o.all_namespaces) {
-      pf.prefix = p;  // any namespace (pf.ns empty)
-    } else if (!o.namespaces.empty()) {
-      // As Hubble (cilium/cilium#28921) and kubectl: -n NS --pod POD means NS/POD.
-      pf.prefix = p;
-      for (const auto& ns : o.namespaces) {
-        pf.ns = ns;
-        filter.pods.push_back(pf);
+  for (auto [side, values] : {std::pair{Side::Either, &o.namespaces}, std::pair{Side::From, &o.from_namespaces},
+                              std::pair{Side::To, &o.to_namespaces}})
+    if (!values->empty()) filter.namespaces.emplace_back(side, *values);
+  for (auto [side, values] : {std::pair{Side::Either, &o.labels}, std::pair{Side::From, &o.from_labels},
+                              std::pair{Side::To, &o.to_labels}})
+    if (!values->empty()) filter.labels.emplace_back(side, *values);
+  // A pod without a namespace: the --namespace ones (as Hubble since
+  // cilium/cilium#28921, and kubectl), any with -A, else default.
+  auto pod_filters = [&](const std::vector<std::string>& names) {
+    std::vector<PodFilter> out;
+    for (const auto& p : names) {
+      PodFilter pf;
+      if (auto slash = p.find('/'); slash != std::string::npos) {
+        pf.ns = p.substr(0, slash);
+        pf.prefix = p.substr(slash + 1);
+      } else if (o.all_namespaces) {
+        pf.prefix = p;  // any namespace (pf.ns empty)
+      } else if (!o.namespaces.empty()) {
+        pf.prefix = p;
+        for (const auto& ns : o.namespaces) {
+          pf.ns = ns;
+          out.push_back(pf);
+        }
+        continue;
+      } else {
+        pf.ns = "default";
+        pf.prefix = p;
+        pf.defaulted_ns = true;
       }
-      continue;
-    } else {
-      pf.ns = "default";  // as Hubble: a pod without a namespace is in default
-      pf.prefix = p;
-      pf.defaulted_ns = true;
+      out.push_back(pf);
     }
-    filter.pods.push_back(pf);
+    return out;
+  };
+  for (auto [side, values] :
+       {std::pair{Side::Either, &o.pods}, std::pair{Side::From, &o.from_pods}, std::pair{Side::To, &o.to_pods}})
+    if (!values->empty()) filter.pods.emplace_back(side, pod_filters(*values));
+  filter.ports = o.ports;
+  filter.http_statuses = o.http_statuses;
+  for (const auto& m : o.http_methods) filter.http_methods.push_back(upper(m));
+  for (const auto& p : o.http_paths) {
+    try {
+      filter.http_paths.emplace_back(p, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      std::cerr << "cnpc observe: error: --http-path " << p << ": " << e.what() << '\n';
+      return kExitUsage;
+    }
   }
+  for (const auto& d : o.traffic_directions) filter.directions.push_back(upper(d));
+  for (const auto& r : o.drop_reasons) filter.drop_reasons.push_back(upper(r));
   for (const auto& p : o.protocols) filter.protocols.push_back(lower(p));
   for (const auto& t : o.types) filter.types.push_back(lower(t));
   for (auto [text, target, flag] : {std::tuple{&o.since, &filter.since, "--since"},
@@ -613,10 +720,11 @@ int run_observe(const ObserveOptions& o) {
   size_t line_no = 0;
   auto warn_default_namespace = [&](size_t printed) {
     if (printed != 0) return;
-    for (const auto& p : filter.pods)
-      if (p.defaulted_ns)
-        std::cerr << "cnpc observe: note: --pod " << p.prefix << " means default/" << p.prefix
-                  << " (as in Hubble); write NAMESPACE/" << p.prefix << ", add -n NAMESPACE or -A for another\n";
+    for (const auto& group : filter.pods)
+      for (const auto& p : group.second)
+        if (p.defaulted_ns)
+          std::cerr << "cnpc observe: note: --pod " << p.prefix << " means default/" << p.prefix
+                    << " (as in Hubble); write NAMESPACE/" << p.prefix << ", add -n NAMESPACE or -A for another\n";
   };
 
   try {

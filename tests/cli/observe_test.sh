@@ -111,6 +111,48 @@ check pod-all-namespaces 0 "${O[@]}" --all -A --pod was
 lines pod-all-namespaces 9
 check pod-all-namespaces-debug 0 "${O[@]}" --all -A --pod debug
 lines pod-all-namespaces-debug 1
+# One end only, and Hubble's other filters; different flags AND, a flag repeated ORs.
+check from-pod 0 "${O[@]}" --all --from-pod blog-system/was
+lines from-pod 6
+check to-pod 0 "${O[@]}" --all --to-pod blog-system/mysql
+lines to-pod 10
+check from-and-to-pod 0 "${O[@]}" --all --from-pod blog-system/web --to-pod blog-system/mysql
+lines from-and-to-pod 5
+check to-namespace 0 "${O[@]}" --all --to-namespace kube-system
+lines to-namespace 1
+check from-namespace 0 "${O[@]}" --all --from-namespace kube-system
+lines from-namespace 2
+check label-with-source 0 "${O[@]}" --all -l k8s:app=was
+lines label-with-source 8
+check label-any-source 0 "${O[@]}" --all -l app=was
+lines label-any-source 8
+check to-label 0 "${O[@]}" --all --to-label app=mysql
+lines to-label 9
+check label-reserved 0 "${O[@]}" --all -l reserved:world
+lines label-reserved 2
+check port 0 "${O[@]}" --all --port 3306
+lines port 10
+check port-source-side 0 "${O[@]}" --all --port 34567
+lines port-source-side 5
+check http-status-class 0 "${O[@]}" --all --http-status 2+
+lines http-status-class 1
+check http-status-or 0 "${O[@]}" --all --http-status 4+ --http-status 2+
+lines http-status-or 2
+check http-method 0 "${O[@]}" --all --http-method post
+lines http-method 1
+check http-method-get 0 "${O[@]}" --all --http-method GET
+lines http-method-get 3
+check http-path 0 "${O[@]}" --all --http-path '^/api/'
+lines http-path 4
+check http-path-none 0 "${O[@]}" --all --http-path admin
+lines http-path-none 0
+check http-path-bad-regex 2 "${O[@]}" --all --http-path '('
+check traffic-direction 0 "${O[@]}" --all --traffic-direction egress
+lines traffic-direction 4
+check drop-reason-deny 0 "${O[@]}" --all --drop-reason-desc POLICY_DENY
+lines drop-reason-deny 1
+check drop-reason-denied 0 "${O[@]}" --all --drop-reason-desc POLICY_DENIED
+lines drop-reason-denied 7
 check pod-or-and 0 "${O[@]}" --all --pod blog-system/mysql --pod default/debug --verdict FORWARDED
 lines pod-or-and 3
 
