@@ -1,6 +1,8 @@
 #include "agent.h"
 
 #include <arpa/inet.h>
+#include <sys/file.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -12,6 +14,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -250,7 +253,21 @@ std::unique_ptr<Agent::Generation> Agent::load_generation(int reuse_ct_fd) const
   return gen;
 }
 
-Agent::Agent(Options options) : options_(std::move(options)) {
+Agent::NodeLock::NodeLock(const std::string& path) {
+  std::error_code ec;
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) throw std::runtime_error("cannot open the agent lock " + path + ": " + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd_);
+    throw std::runtime_error("another cnpc-agent is running on this node (it holds " + path + ")");
+  }
+}
+
+Agent::NodeLock::~NodeLock() { ::close(fd_); }
+
+Agent::Agent(Options options) : lock_(options.lock_file), options_(std::move(options)) {
   endpoints_ = read_endpoints(options_.endpoints);
   if (options_.node_name.empty()) options_.node_name = host_name();
   log_ = std::make_unique<FlowLog>(options_.events);
@@ -278,8 +295,11 @@ Agent::Agent(Options options) : options_(std::move(options)) {
       a.ifindex = int(if_nametoindex(ep.interface.c_str()));
       if (a.ifindex == 0) throw std::runtime_error("interface " + ep.interface + " of " + ep.name + ": " + std::strerror(errno));
       a.qdisc = std::make_unique<Clsact>(a.ifindex);
-      a.pod_egress = std::make_unique<TcFilter>(a.ifindex, TcPoint::Ingress, gen_->resolved[i].program->egress_fd);
-      a.pod_ingress = std::make_unique<TcFilter>(a.ifindex, TcPoint::Egress, gen_->resolved[i].program->ingress_fd);
+      // We hold the node's lock: a filter in our slot is a crashed agent's.
+      a.pod_egress = std::make_unique<TcFilter>(a.ifindex, TcPoint::Ingress, gen_->resolved[i].program->egress_fd,
+                                                /*take_over=*/true);
+      a.pod_ingress = std::make_unique<TcFilter>(a.ifindex, TcPoint::Egress, gen_->resolved[i].program->ingress_fd,
+                                                 /*take_over=*/true);
       gen_->ifindex_names[uint32_t(a.ifindex)] = ep.name;
       gen_->ifindex_objects[uint32_t(a.ifindex)] = gen_->resolved[i].program->object;
       attached_.push_back(std::move(a));
@@ -301,7 +321,7 @@ Agent::~Agent() {
   if (gen_) write_events(*gen_);
   attached_.clear();  // filters first, then the qdiscs this agent created
   unpin();
-  log("detached");
+  log("detached");  // the route, the proxies and then the lock go with the members
 }
 
 bool Agent::reload() {

@@ -33,6 +33,9 @@ struct Options {
   std::string events = kDefaultFlowLog;  // "-": standard output
   std::string node_name;                 // "" = the host name
   bool proxies = true;                   // run the HTTP and DNS proxies
+  // One agent per node: held (flock) while it runs. Holding it, the agent
+  // takes over the filters a crashed predecessor left attached.
+  std::string lock_file = "/run/cnpc/agent.lock";
   uint16_t http_proxy_port = 15001, dns_proxy_port = 15053;  // on 127.0.0.1
 };
 
@@ -69,6 +72,19 @@ class Agent {
   void pin_maps(const Generation& gen);
   void unpin();
 
+  // The node's agent lock (flock; the kernel drops it if the process dies).
+  // First member: released last, once the proxies and filters are gone.
+  class NodeLock {
+   public:
+    explicit NodeLock(const std::string& path);  // throws when another agent holds it
+    NodeLock(const NodeLock&) = delete;
+    NodeLock& operator=(const NodeLock&) = delete;
+    ~NodeLock();
+
+   private:
+    int fd_ = -1;
+  };
+  NodeLock lock_;
   Options options_;
   std::vector<EndpointSpec> endpoints_;
   // Declaration order is teardown order reversed: the programs go before

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-proxy", opt.proxies, "no L7 proxies: L7 rules are not enforced, their flows pass at L3/L4");
   app.add_option("--http-proxy-port", opt.http_proxy_port, "HTTP proxy port on 127.0.0.1")->capture_default_str();
   app.add_option("--dns-proxy-port", opt.dns_proxy_port, "DNS proxy port on 127.0.0.1")->capture_default_str();
+  app.add_option("--lock-file", opt.lock_file, "held while the agent runs: one agent per node")->capture_default_str();
   app.add_flag("--watch", watch, "also reload when the bundle's manifest.json changes (polled every second)");
   app.add_flag("--once", once, "attach, write pending events, detach and exit");
   CLI11_PARSE(app, argc, argv);

@@ -46,7 +46,7 @@ Clsact::~Clsact() {
   bpf_tc_hook_destroy(&hook);  // fails harmlessly when the interface is gone
 }
 
-TcFilter::TcFilter(int ifindex, TcPoint point, int prog_fd) : ifindex_(ifindex), point_(point) {
+TcFilter::TcFilter(int ifindex, TcPoint point, int prog_fd, bool take_over) : ifindex_(ifindex), point_(point) {
   bpf_tc_hook hook = make_hook(ifindex, point);
   bpf_tc_opts opts{};
   opts.sz = sizeof(opts);
@@ -54,6 +54,7 @@ TcFilter::TcFilter(int ifindex, TcPoint point, int prog_fd) : ifindex_(ifindex),
   opts.priority = kPriority;
   opts.prog_fd = prog_fd;
   // Without BPF_TC_F_REPLACE: refuses (EEXIST) when another agent holds our slot.
+  if (take_over) opts.flags = BPF_TC_F_REPLACE;
   if (int err = bpf_tc_attach(&hook, &opts))
     throw std::runtime_error("attaching to " + where(ifindex, point) + ": " + std::strerror(-err));
 }

@@ -27,7 +27,10 @@ class Clsact {
 // window without a program); the destructor detaches the filter.
 class TcFilter {
  public:
-  TcFilter(int ifindex, TcPoint point, int prog_fd);  // throws std::runtime_error
+  // take_over: a filter left in our slot by an agent that died is replaced
+  // in place (it enforces until ours does); otherwise an occupied slot is
+  // an error. Throws std::runtime_error.
+  TcFilter(int ifindex, TcPoint point, int prog_fd, bool take_over = false);
   TcFilter(const TcFilter&) = delete;
   TcFilter& operator=(const TcFilter&) = delete;
   ~TcFilter();

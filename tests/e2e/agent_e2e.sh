@@ -286,6 +286,24 @@ check "after the watched reload: web -> was POST is 403 again" http_is web POST 
 check "after the watched reload: web -> was GET is 200" http_is web GET /api/posts 200
 check "after the watched reload: stray -> was:8080 dropped" http_is stray GET /api/posts 000
 
+# --- one agent per node, and a crash: the programs stay and enforce (L7
+# fails closed without its proxy); a new agent takes over in place
+check "a second agent is refused while one runs" \
+  bash -c "! '$AGENT' --bundle '$BUNDLE' --endpoints '$WORK/endpoints.json' --pin-dir '$PIN' --events '$WORK/second.json' \
+             --once 2>'$WORK/second.log' && grep -q 'another cnpc-agent is running' '$WORK/second.log'"
+kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+check "agent killed: was -> mysql:3306 still connects (the programs stay)" allowed was mysql 3306
+check "agent killed: stray -> mysql:3306 still dropped" dropped stray mysql 3306
+check "agent killed: web -> was GET fails closed (no proxy to take it)" http_is web GET /api/posts 000
+"$AGENT" --bundle "$BUNDLE" --endpoints "$WORK/endpoints.json" --pin-dir "$PIN" --events "$EVENTS" \
+  --node-name e2e-node --watch 2>"$LOG.2" &
+AGENT_PID=$!
+check "a new agent takes over the crashed one's filters" wait_for 10 grep -q "attached 5 endpoints" "$LOG.2"
+check "after the takeover: web -> was GET is 200" http_is web GET /api/posts 200
+check "after the takeover: web -> was POST is 403" http_is web POST /api/posts 403 x
+check "after the takeover: stray -> was:8080 dropped" http_is stray GET /api/posts 000
+cat "$LOG.2" >>"$LOG"
+
 # --- clean exit: filters and pins gone
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID"; rc=$?; AGENT_PID=
 check "agent exits 0 on SIGTERM" test "$rc" = 0
