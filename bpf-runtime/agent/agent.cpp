@@ -226,7 +226,9 @@ std::unique_ptr<Agent::Generation> Agent::load_generation(int reuse_ct_fd) const
   L7Policy policy = l7_text.empty() ? L7Policy() : L7Policy::parse(l7_text);
   std::vector<L7Redirect> redirects = policy.redirects();
   size_t steer_entries = 0;
+  std::set<uint32_t> kafka_rules;
   for (const auto& r : redirects) {
+    if (r.kind == ir::L7Kind::Kafka) kafka_rules.insert(r.rule);
     runtime::SteerKey key{};
     key.class_id = r.class_id;
     key.proto = r.ip_proto;
@@ -243,6 +245,15 @@ std::unique_ptr<Agent::Generation> Agent::load_generation(int reuse_ct_fd) const
       }
     }
   }
+  // Said at every load: an L7 rule this agent cannot enforce passes at L3/L4.
+  if (!kafka_rules.empty()) {
+    std::ostringstream rules;
+    for (uint32_t id : kafka_rules) rules << ' ' << id;
+    log("warning: Kafka L7 rules are not enforced by this agent (no Kafka proxy): their ports pass at L3/L4; "
+        "rule ids:" + rules.str());
+  }
+  if (!options_.proxies && !redirects.empty())
+    log("warning: --no-proxy: the bundle's L7 rules are not enforced; their ports pass at L3/L4");
   if (options_.proxies) {
     gen->bundle.set_proxy_port(runtime::kL7Http, http_proxy_ ? http_proxy_->port() : 0);
     gen->bundle.set_proxy_port(runtime::kL7Dns, dns_proxy_ ? dns_proxy_->port() : 0);
