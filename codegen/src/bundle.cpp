@@ -4,7 +4,6 @@
 #include <openssl/evp.h>
 #include <spawn.h>
 #include <stdio.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,36 +57,35 @@ void write_file(const fs::path& p, const std::string& data) {
   if (!out) throw std::runtime_error("cannot write " + p.string());
 }
 
-// Runs a command without a shell; returns its exit status and stderr.
+// Runs a command without a shell; returns its exit status and stderr (read
+// from a pipe until the child closes it, so a long error cannot block it).
 int run(const std::vector<std::string>& argv, std::string& err) {
-  char tmpl[] = "/tmp/cnpc-clang-XXXXXX";
-  int fd = mkstemp(tmpl);
-  if (fd < 0) return -1;
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) {
+    err = "cannot run " + argv[0] + ": " + std::string(strerror(errno));
+    return -1;
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fd, 2);
+  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 2);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid;
   int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  int status = -1;
-  if (rc == 0) waitpid(pid, &status, 0);
-  close(fd);
-  err = read_file(tmpl);
-  unlink(tmpl);
+  close(pipefd[1]);
+  err.clear();
+  char buf[4096];
+  for (ssize_t n; (n = read(pipefd[0], buf, sizeof(buf))) > 0;) err.append(buf, size_t(n));
+  close(pipefd[0]);
   if (rc != 0) {
     err = "cannot run " + argv[0] + ": " + std::string(strerror(rc));
     return -1;
   }
+  int status = -1;
+  waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string multiarch_include() {
-  struct utsname u {};
-  uname(&u);
-  return std::string("/usr/include/") + u.machine + "-linux-gnu";
 }
 
 json origin_json(const ir::Origin& o) {
@@ -216,7 +214,7 @@ bool compile_bundle(const ir::Evaluator& ev, const std::string& out_dir, const O
                                          "-Wno-unused-function",
                                          "-fdebug-prefix-map=" + tmp.string() + "=/cnpc",
                                          "-fdebug-prefix-map=" + options.include_dir + "=/cnpc/include",
-                                         "-I" + options.include_dir, "-I" + multiarch_include(), "-c",
+                                         "-I" + options.include_dir, "-I" + options.sys_include_dir, "-c",
                                          (tmp / (p.name + ".bpf.c")).string(), "-o",
                                          (tmp / (p.name + ".bpf.o")).string()};
         if (run(argv, err) != 0) {

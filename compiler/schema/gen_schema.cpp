@@ -1,10 +1,10 @@
 // Regenerates the stripped CRD schemas cnpc embeds.
 //
-//   g++ -std=c++20 -O1 compiler/schema/gen_schema.cpp -lyaml-cpp -o /tmp/gen_schema
+//   g++ -std=c++20 -O1 compiler/schema/gen_schema.cpp -lyaml-cpp -o build/gen_schema
 //   C=../shared/corpus/crds
-//   /tmp/gen_schema $C/ciliumnetworkpolicies.yaml compiler/schema/ciliumnetworkpolicy.schema.yaml
-//   /tmp/gen_schema $C/ciliumclusterwidenetworkpolicies.yaml
-//                   compiler/schema/ciliumclusterwidenetworkpolicy.schema.yaml
+//   build/gen_schema $C/ciliumnetworkpolicies.yaml compiler/schema/ciliumnetworkpolicy.schema.yaml
+//   build/gen_schema $C/ciliumclusterwidenetworkpolicies.yaml
+//                    compiler/schema/ciliumclusterwidenetworkpolicy.schema.yaml
 //
 // The unit test SchemaGen.CommittedFilesAreUpToDate fails when the committed
 // files differ from what this produces.

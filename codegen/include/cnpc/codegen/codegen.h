@@ -17,6 +17,7 @@ enum class Mode { Auto, Inline, Table };
 struct Options {
   std::string clang = "clang";           // the BPF compiler (run as a process)
   std::string include_dir;               // bpf-runtime/include (the shared BPF header)
+  std::string sys_include_dir = CNPC_BPF_SYS_INCLUDE_DIR;  // asm/types.h (build-configured)
   Mode mode = Mode::Auto;                // force inline or table lowering (tests, benchmarks)
   size_t inline_max_entries = 24;        // cost model: above this, lower a direction to tables
   size_t table_row_slots = 16;           // tables: port spans per peer row; more -> pair hash
