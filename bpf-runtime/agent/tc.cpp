@@ -46,7 +46,8 @@ Clsact::~Clsact() {
   bpf_tc_hook_destroy(&hook);  // fails harmlessly when the interface is gone
 }
 
-TcFilter::TcFilter(int ifindex, TcPoint point, int prog_fd, bool take_over) : ifindex_(ifindex), point_(point) {
+// Puts prog_fd in our slot (handle, priority) of the hook.
+static int attach(int ifindex, TcPoint point, int prog_fd, bool replace) {
   bpf_tc_hook hook = make_hook(ifindex, point);
   bpf_tc_opts opts{};
   opts.sz = sizeof(opts);
@@ -54,20 +55,17 @@ TcFilter::TcFilter(int ifindex, TcPoint point, int prog_fd, bool take_over) : if
   opts.priority = kPriority;
   opts.prog_fd = prog_fd;
   // Without BPF_TC_F_REPLACE: refuses (EEXIST) when another agent holds our slot.
-  if (take_over) opts.flags = BPF_TC_F_REPLACE;
-  if (int err = bpf_tc_attach(&hook, &opts))
+  if (replace) opts.flags = BPF_TC_F_REPLACE;
+  return bpf_tc_attach(&hook, &opts);
+}
+
+TcFilter::TcFilter(int ifindex, TcPoint point, int prog_fd, bool take_over) : ifindex_(ifindex), point_(point) {
+  if (int err = attach(ifindex, point, prog_fd, take_over))
     throw std::runtime_error("attaching to " + where(ifindex, point) + ": " + std::strerror(-err));
 }
 
 void TcFilter::replace(int prog_fd) {
-  bpf_tc_hook hook = make_hook(ifindex_, point_);
-  bpf_tc_opts opts{};
-  opts.sz = sizeof(opts);
-  opts.handle = kHandle;
-  opts.priority = kPriority;
-  opts.prog_fd = prog_fd;
-  opts.flags = BPF_TC_F_REPLACE;
-  if (int err = bpf_tc_attach(&hook, &opts))
+  if (int err = attach(ifindex_, point_, prog_fd, true))
     throw std::runtime_error("replacing the program on " + where(ifindex_, point_) + ": " + std::strerror(-err));
 }
 

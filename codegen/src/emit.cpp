@@ -124,6 +124,18 @@ std::string verdict_return(const Entry& e) {
   return out + "return " + kVerdict[e.category] + "; }";
 }
 
+// The table lowerings' end: the best cell found (category | rule << 32)
+// decides, else the direction's tail.
+std::string tail(const DirectionModel& d);
+std::string cell_verdict(const DirectionModel& d) {
+  return "  switch (best & 0xff) {\n"
+         "    case 3: *rule = best >> 32; *reason = CNPC_REASON_POLICY_DENY; return CNPC_DROP;\n"
+         "    case 2: *rule = best >> 32; return CNPC_REDIRECT;\n"
+         "    case 1: *rule = best >> 32; return CNPC_ALLOW;\n"
+         "  }\n" +
+         tail(d);
+}
+
 std::string tail(const DirectionModel& d) {
   std::ostringstream out;
   if (!d.localhost_peers.empty())
@@ -232,12 +244,7 @@ DirectionCode emit_direction(const ir::Evaluator& ev, const DatapathModel& m, co
           << "] >> 8) & 0xffff) && port <= ((row->slot[" << 2 * i << "] >> 24) & 0xffff) && (row->slot["
           << 2 * i + 1 << "] & 0xff) > (best & 0xff)) best = row->slot[" << 2 * i + 1 << "];\n";
       c << "  }\n"
-        << "  switch (best & 0xff) {\n"
-        << "    case 3: *rule = best >> 32; *reason = CNPC_REASON_POLICY_DENY; return CNPC_DROP;\n"
-        << "    case 2: *rule = best >> 32; return CNPC_REDIRECT;\n"
-        << "    case 1: *rule = best >> 32; return CNPC_ALLOW;\n"
-        << "  }\n"
-        << tail(d) << "}\n";
+        << cell_verdict(d) << "}\n";
       std::ostringstream decl;
       if (!atoms.empty()) {
         decl << "/* " << tag << ": " << atoms.size() << " port atoms of the entries with any peer */\n"
@@ -319,12 +326,7 @@ DirectionCode emit_direction(const ir::Evaluator& ev, const DatapathModel& m, co
     << "  __u64 pair = (__u64)peer | ((__u64)atom << 32);\n"
     << "  v = bpf_map_lookup_elem(&cnpc_" << tag << "_pairs, &pair);\n"
     << "  if (v && (*v & 0xff) > (best & 0xff)) best = *v;\n"
-    << "  switch (best & 0xff) {\n"
-    << "    case 3: *rule = best >> 32; *reason = CNPC_REASON_POLICY_DENY; return CNPC_DROP;\n"
-    << "    case 2: *rule = best >> 32; return CNPC_REDIRECT;\n"
-    << "    case 1: *rule = best >> 32; return CNPC_ALLOW;\n"
-    << "  }\n"
-    << tail(d) << "}\n";
+    << cell_verdict(d) << "}\n";
 
   std::ostringstream decl;
   // volatile const: kept in .rodata (a frozen map the verifier reads as

@@ -1,36 +1,13 @@
 #!/usr/bin/env bash
 # The cnpc driver end to end: exit codes, output shapes, error messages.
 set -uo pipefail
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 cnpc=$1
 root=$2
 cd "$root"
 S=samples/blog-system
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-
-check() {  # check NAME EXPECTED_EXIT COMMAND... ; output in $out
-  local name=$1 want=$2
-  shift 2
-  out=$("$@" 2>&1)
-  local got=$?
-  if [[ $got == "$want" ]]; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name: exit $got, want $want"
-    echo "$out" | head -20
-  fi
-}
-contains() {  # contains NAME TEXT ; against $out
-  if grep -qF -- "$2" <<<"$out"; then passed=$((passed + 1)); else
-    failed=$((failed + 1)); echo "FAIL $1: output lacks '$2'"; echo "$out" | head -20; fi
-}
-json_eval() {  # json_eval NAME JS-EXPRESSION-ON-x ; against $out
-  if node -e "const x = JSON.parse(require('fs').readFileSync(0, 'utf8')); if (!($2)) process.exit(1)" <<<"$out"; then
-    passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: $2"; echo "$out" | head -20; fi
-}
-
 check help 0 "$cnpc" --help
 check lint-help 0 "$cnpc" lint --help
 contains lint-help-example "Example"
@@ -121,5 +98,4 @@ contains lint-witness "note: witness: shop/{app=batch} -> shop/{app=api} 9000/TC
 check lint-findings-fail 1 "$cnpc" lint tests/golden/cases/findings.yaml --fail-on warning
 check lint-no-verify 0 "$cnpc" lint tests/golden/cases/findings.yaml --no-verify --fail-on warning
 
-echo "$passed passed, $failed failed"
-[[ $failed == 0 ]]
+summary

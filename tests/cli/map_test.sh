@@ -4,38 +4,13 @@
 # the clear error without it), observed maps from Hubble jsonpb flows.
 # Usage: map_test.sh <cnpc> <repo-root>
 set -uo pipefail
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 cnpc=$1
 root=$2
 cd "$root"
 S=samples/blog-system
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-
-check() {  # check NAME EXPECTED_EXIT COMMAND... ; output in $out
-  local name=$1 want=$2
-  shift 2
-  out=$("$@" 2>&1)
-  local got=$?
-  if [[ $got == "$want" ]]; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name: exit $got, want $want"
-    echo "$out" | head -20
-  fi
-}
-ok() {  # ok NAME CONDITION-EXIT-STATUS
-  if [[ $2 == 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1"; echo "$out" | head -30; fi
-}
-contains() {  # contains NAME TEXT ; against $out
-  grep -qF -- "$2" <<<"$out"
-  ok "$1: output lacks '$2'" $?
-}
-lacks() {  # lacks NAME TEXT ; against $out
-  ! grep -qF -- "$2" <<<"$out"
-  ok "$1: output has '$2'" $?
-}
 edge() {  # edge NAME FROM TO TEXT... ; the DOT edge line FROM -> TO has every TEXT
   local name=$1 line
   line=$(grep -F -- "\"$2\" -> \"$3\" [" <<<"$out")
@@ -46,11 +21,6 @@ edge() {  # edge NAME FROM TO TEXT... ; the DOT edge line FROM -> TO has every T
     ok "$name: edge lacks '$t' ($line)" $?
   done
 }
-json_eval() {  # json_eval NAME JS-EXPRESSION-ON-x ; against $out
-  node -e "const x = JSON.parse(require('fs').readFileSync(0, 'utf8')); if (!($2)) process.exit(1)" <<<"$out"
-  ok "$1: $2" $?
-}
-
 M=("$cnpc" map $S/policies --inventory $S/inventory.yaml)
 Q=("$cnpc" query $S/policies --inventory $S/inventory.yaml)
 
@@ -165,5 +135,4 @@ check who-world 2 "${Q[@]}" --who-can-reach entity:world
 check who-cidr 0 "${Q[@]}" --reachable-from cidr:203.0.113.7 -o json
 json_eval who-cidr-json "x.target === 'cidr:203.0.113.7' && x.peers.every(p => p.name !== 'blog-system/was')"
 
-echo "map_test: $passed passed, $failed failed"
-[[ $failed == 0 ]]
+summary map_test

@@ -6,6 +6,8 @@
 # lines, --follow, and the exit-2 errors.
 # Usage: observe_test.sh <cnpc> <repo-root>
 set -uo pipefail
+check_split_stderr=1
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 cnpc=$(realpath "$1")
 root=$(realpath "$2")
 F=$root/tests/cli/observe_flows.json
@@ -13,38 +15,11 @@ work=$(mktemp -d)
 follow_pid=
 trap '[[ -n $follow_pid ]] && kill "$follow_pid" 2>/dev/null; rm -rf "$work"' EXIT
 cd "$work"
-passed=0 failed=0 out= err=
-
-check() {  # check NAME EXPECTED_EXIT COMMAND... ; stdout in $out, stderr in $err
-  local name=$1 want=$2
-  shift 2
-  out=$("$@" 2>"$work/stderr")
-  local got=$?
-  err=$(<"$work/stderr")
-  if [[ $got == "$want" ]]; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name: exit $got, want $want"
-    echo "$out$err" | head -20
-  fi
-}
-ok() {  # ok NAME CONDITION-EXIT-STATUS
-  if [[ $2 == 0 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1"; echo "$out" | head -30; fi
-}
 lines() {  # lines NAME N ; $out has N lines
   local n=0
   [[ -n $out ]] && n=$(wc -l <<<"$out")
   [[ $n == "$2" ]]
   ok "$1: $n lines, want $2" $?
-}
-contains() {  # contains NAME TEXT ; against $out
-  grep -qF -- "$2" <<<"$out"
-  ok "$1: output lacks '$2'" $?
-}
-lacks() {  # lacks NAME TEXT ; against $out
-  ! grep -qF -- "$2" <<<"$out"
-  ok "$1: output has '$2'" $?
 }
 every() {  # every NAME TEXT ; every line of $out has TEXT
   ! grep -vqF -- "$2" <<<"$out"
@@ -295,5 +270,4 @@ fi
 check map-flows 0 "$cnpc" map --flows "$F"
 contains map-flows '"blog-system/web" -> "blog-system/was" [label="TCP 8080\nHTTP GET /api/posts"];'
 
-echo "observe: $passed passed, $failed failed"
-[[ $failed == 0 ]]
+summary observe

@@ -22,13 +22,8 @@ namespace {
 
 enum class Sat { Yes, No, Unknown };
 
-Sat check(z3::context& ctx, const z3::expr& formula, unsigned timeout_ms,
-          std::optional<z3::model>* model = nullptr) {
-  z3::solver solver(ctx);
-  z3::params p(ctx);
-  p.set("timeout", timeout_ms);
-  solver.set(p);
-  solver.add(formula);
+// The solver's answer to what it was given; the model when satisfiable.
+Sat outcome(z3::solver& solver, std::optional<z3::model>* model) {
   switch (solver.check()) {
     case z3::sat:
       if (model) *model = solver.get_model();
@@ -36,6 +31,16 @@ Sat check(z3::context& ctx, const z3::expr& formula, unsigned timeout_ms,
     case z3::unsat: return Sat::No;
     default: return Sat::Unknown;
   }
+}
+
+Sat check(z3::context& ctx, const z3::expr& formula, unsigned timeout_ms,
+          std::optional<z3::model>* model = nullptr) {
+  z3::solver solver(ctx);
+  z3::params p(ctx);
+  p.set("timeout", timeout_ms);
+  solver.set(p);
+  solver.add(formula);
+  return outcome(solver, model);
 }
 
 // Z3 4.8.12 is much faster without the strings' domain (printable ASCII,
@@ -66,13 +71,7 @@ Sat check_l34(Encoder& enc, const z3::expr& formula, unsigned timeout_ms,
     ~Scope() { s.pop(); }
   } scope(solver);
   solver.add(formula);
-  switch (solver.check()) {
-    case z3::sat:
-      if (model) *model = solver.get_model();
-      return Sat::Yes;
-    case z3::unsat: return Sat::No;
-    default: return Sat::Unknown;
-  }
+  return outcome(solver, model);
 }
 
 std::string origin_text(const ir::Origin& o) {
