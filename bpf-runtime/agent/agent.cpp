@@ -18,7 +18,6 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -46,36 +45,6 @@ std::string read_file_or_empty(const std::string& path) {
 }
 
 void log(const std::string& line) { std::cerr << "cnpc-agent: " << line << std::endl; }
-
-// Rule ids a generated program's decision function for `dir` can return:
-// for a default-deny drop (no rule id) these name the policies whose
-// default deny it is. Reads the bundle's generated C (inline mode writes
-// `*rule = N u;` per entry; table cells live in the maps files).
-std::set<uint32_t> rules_of_direction(const std::string& source, const std::string& maps, const char* dir) {
-  std::set<uint32_t> out;
-  const std::string fn = std::string("cnpc_decide_") + dir + "(";
-  size_t at = source.find(fn);
-  if (at != std::string::npos) {
-    size_t end = source.find("\n}\n", at);
-    std::string body = source.substr(at, end == std::string::npos ? std::string::npos : end - at);
-    static const std::regex rule_re(R"(\*rule = (\d+)u)");
-    for (std::sregex_iterator it(body.begin(), body.end(), rule_re), e; it != e; ++it)
-      out.insert(uint32_t(std::stoul((*it)[1])));
-  }
-  // Table mode: cell values are category | rule << 32 in maps named for the direction.
-  if (!maps.empty()) {
-    const std::string prefix = std::string("cnpc_") + (dir[0] == 'i' ? "in_" : "eg");
-    for (auto& [name, entries] : json::parse(maps).items()) {
-      if (name.rfind(prefix, 0) != 0) continue;
-      for (const auto& e : entries)
-        if (e.contains("value") && e["value"].is_array())
-          for (const auto& w : e["value"])
-            if (w.is_number_unsigned() && (w.get<uint64_t>() & 0xFFFFFFFFu) != 0)
-              out.insert(uint32_t(w.get<uint64_t>() >> 32));
-    }
-  }
-  return out;
-}
 
 const char* verdict_name(int v) {
   switch (v) {
@@ -159,7 +128,7 @@ struct Agent::Generation {
   runtime::LoadedBundle bundle;
   std::string manifest;
   std::map<std::string, uint32_t> endpoint_class;       // endpoint name -> class
-  std::map<std::string, std::set<uint32_t>> enforcing[2];  // object -> rule ids, per kDir*
+  std::map<std::string, std::vector<uint32_t>> enforcing[2];  // object -> rule ids, per kDir*
   struct Resolved {
     uint32_t class_id;
     const runtime::ProgramInfo* program;
@@ -192,15 +161,15 @@ std::unique_ptr<Agent::Generation> Agent::load_generation(int reuse_ct_fd) const
   std::string metadata_text = read_verified("metadata.json", true);
   json meta = json::parse(metadata_text);
   for (const auto& e : meta.at("endpoints")) gen->endpoint_class[e.at("name")] = e.at("class").get<uint32_t>();
+  // Per program and direction, the rules its decision can name
+  // (programs[].ingress/egress.rule_ids): a default-deny drop, which has no
+  // rule, names the policies whose default deny it is.
   for (const auto& p : meta.at("programs")) {
     std::string object = p.at("object");
-    std::string source = p.contains("source") && p["source"].is_string()
-                             ? read_file_or_empty(options_.bundle + "/" + p["source"].get<std::string>()) : "";
-    std::string maps_name = object.substr(0, object.size() - std::string(".bpf.o").size()) + ".maps.json";
-    if (p.contains("maps")) maps_name = p["maps"].is_string() ? p["maps"].get<std::string>() : "";
-    std::string maps = maps_name.empty() ? "" : read_file_or_empty(options_.bundle + "/" + maps_name);
-    gen->enforcing[runtime::kDirIngress][object] = rules_of_direction(source, maps, "ingress");
-    gen->enforcing[runtime::kDirEgress][object] = rules_of_direction(source, maps, "egress");
+    for (auto [dir, key] : {std::pair{runtime::kDirIngress, "ingress"}, std::pair{runtime::kDirEgress, "egress"}})
+      if (p.contains(key))
+        for (const auto& id : p[key].value("rule_ids", json::array()))
+          gen->enforcing[dir][object].push_back(id.get<uint32_t>());
   }
   for (const auto& ep : endpoints_) {
     auto it = gen->endpoint_class.find(ep.name);

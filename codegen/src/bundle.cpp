@@ -266,7 +266,8 @@ bool compile_bundle(const ir::Evaluator& ev, const std::string& out_dir, const O
     json progs = json::array();
     for (const auto& p : programs) {
       auto plan_json = [](const DirectionPlan& d) {
-        return json{{"mode", d.mode}, {"entries", d.entries}, {"table_cells", d.table_cells}, {"why", d.why}};
+        return json{{"mode", d.mode},   {"entries", d.entries}, {"rule_ids", d.rule_ids},
+                    {"table_cells", d.table_cells}, {"why", d.why}};
       };
       progs.push_back({{"object", p.name + ".bpf.o"}, {"source", p.name + ".bpf.c"},
                        {"maps", p.maps.empty() ? json(nullptr) : json(p.name + ".maps.json")},

@@ -156,6 +156,9 @@ DirectionCode emit_direction(const ir::Evaluator& ev, const DatapathModel& m, co
   c << "static __always_inline __u8 " << fn
     << "(const struct cnpc_pkt *p, __u32 peer, __u32 *rule, __u8 *reason) {\n";
   out.plan.entries = d.entries.size();
+  for (const auto& e : d.entries) out.plan.rule_ids.push_back(e.rule);
+  std::sort(out.plan.rule_ids.begin(), out.plan.rule_ids.end());
+  out.plan.rule_ids.erase(std::unique(out.plan.rule_ids.begin(), out.plan.rule_ids.end()), out.plan.rule_ids.end());
   if (!d.enforced) {
     out.plan.mode = "open";
     out.plan.why = "not enforced: no policy selects it for this direction";

@@ -69,16 +69,9 @@ TEST(Differential, RandomClustersEvaluatorAgreesWithZ3) {
   const size_t per_cluster = 2000;
   Tally t;
   for (uint64_t seed = 1; t.flows < want; ++seed) {
-    cnpc::testing::RandomOptions opt;
-    opt.fqdn = seed % 3 == 0;
-    opt.requires_ = seed % 4 == 0;
-    opt.pods = 8 + int(seed % 10);
-    opt.policies = 3 + int(seed % 8);
-    auto cluster = cnpc::testing::random_cluster(seed, opt);
+    auto cluster = cnpc::testing::random_cluster(seed, cnpc::testing::sweep_cluster_options(seed));
     auto loaded = cnpc::testing::load_cluster(cluster);
-    ir::EvalOptions eopt;
-    if (seed % 7 == 0) eopt.allow_localhost = ir::AllowLocalhost::Policy;
-    if (seed % 11 == 0) eopt.enforcement = ir::EnforcementMode::Always;
+    ir::EvalOptions eopt = cnpc::testing::sweep_eval_options(seed, /*with_audit=*/false);
     ir::Evaluator ev(loaded.result.policies, loaded.result.inventory, eopt, loaded.dns_cache);
     verifier::FlowDecider z3(ev, {});
     auto flows = cnpc::testing::random_flows(ev, seed, std::min(per_cluster, want - t.flows));

@@ -244,17 +244,9 @@ TEST(Codegen, RandomClustersAgreeWithEvaluator) {
   const size_t per_cluster = 5000;
   Tally t;
   for (uint64_t seed = 1; t.flows < want; ++seed) {
-    cnpc::testing::RandomOptions opt;
-    opt.fqdn = seed % 3 == 0;
-    opt.requires_ = seed % 4 == 0;
-    opt.pods = 8 + int(seed % 10);
-    opt.policies = 3 + int(seed % 8);
-    auto cluster = cnpc::testing::random_cluster(seed, opt);
+    auto cluster = cnpc::testing::random_cluster(seed, cnpc::testing::sweep_cluster_options(seed));
     auto loaded = cnpc::testing::load_cluster(cluster);
-    ir::EvalOptions eopt;
-    if (seed % 7 == 0) eopt.allow_localhost = ir::AllowLocalhost::Policy;
-    if (seed % 11 == 0) eopt.enforcement = ir::EnforcementMode::Always;
-    if (seed % 13 == 0) eopt.audit_mode = true;
+    ir::EvalOptions eopt = cnpc::testing::sweep_eval_options(seed, /*with_audit=*/true);
     ir::Evaluator ev(loaded.result.policies, loaded.result.inventory, eopt, loaded.dns_cache);
     // Auto, tables as per-peer rows, tables as (peer, atom) hashes.
     auto mode = seed % 3 == 1 ? codegen::Mode::Auto : codegen::Mode::Table;

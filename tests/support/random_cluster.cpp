@@ -2120,4 +2120,21 @@ bool write_repro(const std::string& dir, const RandomCluster& cluster, const ir:
   return ok;
 }
 
+RandomOptions sweep_cluster_options(uint64_t seed) {
+  RandomOptions opt;
+  opt.fqdn = seed % 3 == 0;
+  opt.requires_ = seed % 4 == 0;
+  opt.pods = 8 + int(seed % 10);
+  opt.policies = 3 + int(seed % 8);
+  return opt;
+}
+
+ir::EvalOptions sweep_eval_options(uint64_t seed, bool with_audit) {
+  ir::EvalOptions eopt;
+  if (seed % 7 == 0) eopt.allow_localhost = ir::AllowLocalhost::Policy;
+  if (seed % 11 == 0) eopt.enforcement = ir::EnforcementMode::Always;
+  if (with_audit && seed % 13 == 0) eopt.audit_mode = true;
+  return eopt;
+}
+
 }  // namespace cnpc::testing

@@ -54,6 +54,12 @@ struct RandomCluster {
 
 RandomCluster random_cluster(uint64_t seed, const RandomOptions& options = {});
 
+// The differential tests' sweep: per seed, a cluster shape (sizes, toFQDNs,
+// requires) and the agent settings to decide it under (allow-localhost,
+// enforcement mode; audit mode when the decider models it).
+RandomOptions sweep_cluster_options(uint64_t seed);
+ir::EvalOptions sweep_eval_options(uint64_t seed, bool with_audit);
+
 // Loads both documents through the frontend (aborting on any error
 // diagnostic, printing them and the YAML). `diags`, if given, receives every
 // diagnostic (warnings included).

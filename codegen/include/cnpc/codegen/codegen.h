@@ -32,6 +32,9 @@ struct Options {
 struct DirectionPlan {
   std::string mode;  // "open" (not enforced), "inline", "table"
   size_t entries = 0;
+  // The rules the direction's decision can name, ascending: the policies a
+  // default-deny drop of this program belongs to (the agent names them).
+  std::vector<uint32_t> rule_ids;
   size_t table_cells = 0;
   std::string why;
 };
