@@ -192,25 +192,28 @@ std::unique_ptr<Agent::Generation> Agent::load_generation(int reuse_ct_fd) const
   std::vector<std::pair<std::string, std::string>> named_ips;
   for (const auto& ep : endpoints_) named_ips.emplace_back(ep.name, ep.ip);
   std::string l7_text = read_verified("l7.json", false);
-  L7Policy policy = l7_text.empty() ? L7Policy() : L7Policy::parse(l7_text);
-  std::vector<L7Redirect> redirects = policy.redirects();
+  gen->l7 = std::make_shared<const L7State>(
+      l7_text.empty() ? L7Policy() : L7Policy::parse(l7_text),
+      EndpointIndex(metadata_text, read_verified("ipcache.json", true), named_ips));
   size_t steer_entries = 0;
   std::set<uint32_t> kafka_rules;
-  for (const auto& r : redirects) {
-    if (r.kind == ir::L7Kind::Kafka) kafka_rules.insert(r.rule);
-    runtime::SteerKey key{};
-    key.class_id = r.class_id;
-    key.proto = r.ip_proto;
-    key.direction = uint8_t(r.direction);
-    std::vector<uint32_t> peers = r.peers ? *r.peers : std::vector<uint32_t>{runtime::kAnyPeer};
-    for (uint32_t peer : peers) {
-      key.peer = peer;
-      for (uint32_t port = r.first; port <= r.last; ++port) {
-        if (++steer_entries > runtime::kSteerMaxEntries)
-          throw std::runtime_error("l7.json: more L7 ports than the steering map holds (" +
-                                   std::to_string(runtime::kSteerMaxEntries) + ")");
-        key.port = uint16_t(port);
-        gen->bundle.steer_update(key, steer_kind(r.kind));
+  for (const auto& [table, redirects] : gen->l7->redirects) {
+    for (const auto& r : redirects) {
+      if (r.kind == ir::L7Kind::Kafka) kafka_rules.insert(r.rule);
+      runtime::SteerKey key{};
+      key.class_id = r.class_id;
+      key.proto = r.ip_proto;
+      key.direction = uint8_t(r.direction);
+      std::vector<uint32_t> peers = r.peers ? *r.peers : std::vector<uint32_t>{runtime::kAnyPeer};
+      for (uint32_t peer : peers) {
+        key.peer = peer;
+        for (uint32_t port = r.first; port <= r.last; ++port) {
+          if (++steer_entries > runtime::kSteerMaxEntries)
+            throw std::runtime_error("l7.json: more L7 ports than the steering map holds (" +
+                                     std::to_string(runtime::kSteerMaxEntries) + ")");
+          key.port = uint16_t(port);
+          gen->bundle.steer_update(key, steer_kind(r.kind));
+        }
       }
     }
   }
@@ -221,15 +224,13 @@ std::unique_ptr<Agent::Generation> Agent::load_generation(int reuse_ct_fd) const
     log("warning: Kafka L7 rules are not enforced by this agent (no Kafka proxy): their ports pass at L3/L4; "
         "rule ids:" + rules.str());
   }
-  if (!options_.proxies && !redirects.empty())
+  if (!options_.proxies && !gen->l7->redirects.empty())
     log("warning: --no-proxy: the bundle's L7 rules are not enforced; their ports pass at L3/L4");
   if (options_.proxies) {
     gen->bundle.set_proxy_port(runtime::kL7Http, http_proxy_ ? http_proxy_->port() : 0);
     gen->bundle.set_proxy_port(runtime::kL7Dns, dns_proxy_ ? dns_proxy_->port() : 0);
     gen->bundle.set_proxy_port(runtime::kProxyOn, 1);
   }
-  gen->l7 = std::make_shared<const L7State>(
-      std::move(policy), EndpointIndex(metadata_text, read_verified("ipcache.json", true), named_ips));
   return gen;
 }
 

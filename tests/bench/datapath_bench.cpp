@@ -475,6 +475,9 @@ std::unique_ptr<Bundle> compile(const ir::Evaluator& ev, codegen::Mode mode, boo
   opt.include_dir = CNPC_BPF_INCLUDE_DIR;
   opt.mode = mode;
   opt.events = events;
+  // Every run decides: with connection tracking, the repeated packet of an
+  // allowed flow would take the established fast path after its first run.
+  opt.conntrack = false;
   opt.jobs = 2;
   ir::Diagnostics diags;
   double t0 = now_s();
